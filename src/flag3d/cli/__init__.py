@@ -1,0 +1,56 @@
+"""The ``flag3d`` command line: a thin layer that parses arguments and calls the library.
+
+Each area has its own sub-command module (``data``, ``synth``, ...); this module wires them
+into one Typer app.  Any :class:`~flag3d.errors.Flag3dError` is printed as one line on
+stderr and the process exits with status 2.
+
+Example:
+    $ flag3d --help
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from flag3d.errors import Flag3dError
+
+app = typer.Typer(
+    name="flag3d",
+    help="3D fitness activity comprehension: skeleton data, counting, quality.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    """Attach the sub-command modules (imported lazily so --help stays fast)."""
+    from flag3d.cli import data as data_cli
+
+    app.add_typer(data_cli.app, name="data", help="Import, inspect, validate, export and split datasets.")
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point of the ``flag3d`` script."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except Flag3dError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as ex:  # --help and explicit exits
+        code = getattr(ex, "exit_code", getattr(ex, "code", 0))
+        sys.exit(code or 0)
+    except Exception as ex:  # click usage errors arrive here with standalone_mode=False
+        import click
+
+        if isinstance(ex, click.exceptions.ClickException):
+            ex.show()
+            sys.exit(2)
+        if isinstance(ex, click.exceptions.Abort):
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        raise

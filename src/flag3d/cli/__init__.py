@@ -29,7 +29,10 @@ app = typer.Typer(
 def _register() -> None:
     """Attach the sub-command modules (imported lazily so --help stays fast)."""
     from flag3d.cli import data as data_cli
+    from flag3d.cli import files
 
+    app.command()(files.inspect)
+    app.command()(files.convert)
     app.add_typer(data_cli.app, name="data", help="Import, inspect, validate, export and split datasets.")
 
 

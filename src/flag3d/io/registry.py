@@ -122,4 +122,7 @@ def write_sequences(path: PathLike, sequences: Iterable[Sequence], fmt: str, **o
     info = get_format(fmt)
     if info.writer is None:
         raise FormatError(f"format {fmt} can be read but not written", path=path)
-    info.writer(path, sequences, **opts)
+    try:
+        info.writer(path, sequences, **opts)
+    except Flag3dError as err:
+        raise err.with_path(path) from None

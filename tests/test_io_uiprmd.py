@@ -135,7 +135,7 @@ def test_median_offsets_make_bone_lengths_constant(tmp_path: Path) -> None:
     thigh = lambda x: np.linalg.norm(x[:, J["left_knee"]] - x[:, J["left_hip"]], axis=-1)
     np.testing.assert_allclose(thigh(med), [0.40, 0.40, 0.40], atol=1e-6)
     np.testing.assert_allclose(thigh(raw), [0.38, 0.44, 0.40], atol=1e-6)
-    with pytest.raises(FormatError, match="offsets must be one of median, per-frame"):
+    with pytest.raises(FormatError, match="offsets must be one of subject, median, per-frame"):
         read_uiprmd_file(p, offsets="mean")
 
 
@@ -298,25 +298,22 @@ ARM = (["left_shoulder", "left_elbow", "left_wrist"],  # collar -> shoulder -> e
 
 
 def test_real_left_right_limb_lengths(real: List) -> None:
-    """Whole-limb left/right symmetry.
+    """Left and right limbs agree within 10 % in every repetition.
 
-    Kinect re-estimates every bone per frame and places the left and right shoulder joints
-    differently, so single segments are not symmetric (upper arm: only 61 % of the
-    repetitions are within 10 %, worst ratio 1.55).  Whole chains are: the leg (thigh +
-    shank) is within 10 % in 95.5 % of the repetitions (worst 1.185, almost all in m03
-    inline lunge where one leg hides the other).  Pooled per subject (median over the
-    subject's 200 repetitions) both limbs are within 10 % for every subject.
+    With the default one-skeleton-per-subject offsets, measured worst ratios over all 2000
+    repetitions: whole arm (collar to wrist) 1.053, whole leg (hip to ankle) 1.025,
+    forearm 1.052, thigh 1.061, shank 1.048.  The upper arm alone is not symmetric (up to
+    1.146: Kinect places the left and right shoulder joints differently), so the arm is
+    judged as a whole.  With per-repetition offsets (``offsets="median"``) single
+    repetitions are much worse (leg within 10 % in only 95.5 %), see the module docstring.
     """
-    leg = np.array([_lr_ratio(s, *LEG) for s in real])
-    arm = np.array([_lr_ratio(s, *ARM) for s in real])
-    sym = lambda r: np.maximum(r, 1.0 / r)
-    assert sym(leg).max() < 1.20, sym(leg).max()
-    assert (sym(leg) <= 1.10).mean() > 0.93, (sym(leg) <= 1.10).mean()
-    subjects = np.array([s.meta["subject"] for s in real])
-    for subj in np.unique(subjects):
-        for name, r in (("leg", leg), ("arm", arm)):
-            med = np.median(r[subjects == subj])
-            assert 1 / 1.10 < med < 1.10, (subj, name, med)
+    assert {s.meta["offsets"] for s in real} == {"subject"}
+    sym = lambda r: max(r, 1.0 / r)
+    limbs = {"leg": LEG, "arm": ARM, "forearm": (["left_wrist"], ["right_wrist"]),
+             "thigh": (["left_knee"], ["right_knee"]), "shank": (["left_ankle"], ["right_ankle"])}
+    for name, (left, right) in limbs.items():
+        worst = max(sym(_lr_ratio(s, left, right)) for s in real)
+        assert worst <= 1.10, (name, worst)
 
 
 def test_real_deep_squat_goes_down(real: List) -> None:

@@ -9,13 +9,15 @@ Example:
     >>> import tempfile
     >>> from pathlib import Path
     >>> from flag3d.data.lock import WriteLock
-    >>> root = Path(tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name)
     >>> with WriteLock(root):  # doctest: +ELLIPSIS
     ...     with WriteLock(root):
     ...         pass
     Traceback (most recent call last):
     ...
     flag3d.errors.StoreError: ...: another writer holds the store lock (pid ...); wait for it to finish
+    >>> tmp.cleanup()
 """
 
 from __future__ import annotations

@@ -2,17 +2,19 @@
 
 Every manifest row is checked with vectorised column tests, then the array files are
 streamed block by block (bounded memory) to find non-finite values.  Problems are collected
-in a :class:`~flag3d.data.store.ValidationReport`; nothing is raised for bad rows.
+in a :class:`ValidationReport`; nothing is raised for bad rows.
 
 Example:
     >>> import numpy as np, tempfile, os
     >>> from flag3d.data import Store
     >>> from flag3d.skeleton import Sequence
-    >>> store = Store.create(os.path.join(tempfile.mkdtemp(), "s"))
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = Store.create(os.path.join(tmp.name, "s"))
     >>> store.append([Sequence(np.zeros((8, 17, 2)), "coco17", meta={"id": "a"})])
     1
     >>> store.validate().summary()
     'store is valid: 1 sequences, 8 frame rows checked'
+    >>> store.close(); tmp.cleanup()
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional
 import numpy as np
 
 from flag3d.data.manifest import check_annotations, group_name
+from flag3d.data.manifest_io import ARRAYS, TIMES_FILE, pread_into
 from flag3d.errors import Flag3dError
 from flag3d.skeleton.layouts import get_layout
 
@@ -76,8 +79,6 @@ class ValidationReport:
 
 def validate_store(store: "Store", values: bool = True, max_problems: int = 100) -> "ValidationReport":
     """Check ``store`` row by row (and value by value with ``values=True``)."""
-    from flag3d.data.store import ARRAYS, TIMES_FILE
-
     t = store.table
     n = len(store)
     rep = ValidationReport(str(store.path), n, max_problems=max_problems)
@@ -226,15 +227,13 @@ def validate_store(store: "Store", values: bool = True, max_problems: int = 100)
             flag(sorted(culprits), lambda i: f"{what} contain NaN or inf (frame row "
                  f"{culprits[i]} of the sequence)")
     if values and has_times.any():
-        from flag3d.data.store import _pread_into
-
         path = store.path / ARRAYS / TIMES_FILE
         if path.exists():
             fd = os.open(path, os.O_RDONLY)
             try:
                 for i in np.flatnonzero(has_times):
                     ts = np.empty(int(frames[i]), np.float64)
-                    if _pread_into(fd, ts, int(store._times_off[i]) * 8) != ts.nbytes:
+                    if pread_into(fd, ts, int(store._times_off[i]) * 8) != ts.nbytes:
                         continue  # reported as truncated above
                     if len(ts) > 1 and np.isfinite(ts).all() and not (np.diff(ts) > 0).all():
                         flag([i], lambda _i: "time stamps are not increasing")
@@ -246,8 +245,6 @@ def validate_store(store: "Store", values: bool = True, max_problems: int = 100)
 def _scan_file(path: "os.PathLike[str]", rows: int, row_bytes: int, width: int,
                dtype: "type") -> np.ndarray:
     """Frame rows in ``[0, rows)`` of ``path`` that hold a non-finite value."""
-    from flag3d.data.store import _pread_into
-
     per_block = max(1, _BLOCK_BYTES // row_bytes)
     buf = np.empty(per_block * width, dtype)
     bad: List[np.ndarray] = []
@@ -259,7 +256,7 @@ def _scan_file(path: "os.PathLike[str]", rows: int, row_bytes: int, width: int,
         for start in range(0, rows, per_block):
             count = min(per_block, rows - start)
             view = buf[: count * width]
-            _pread_into(fd, view, start * row_bytes)
+            pread_into(fd, view, start * row_bytes)
             finite = np.isfinite(view.reshape(count, width)).all(axis=1)
             if not finite.all():
                 bad.append(start + np.flatnonzero(~finite))

@@ -73,7 +73,7 @@ def test_corpus_chunks_match_the_whole_corpus_and_meta_reproduces() -> None:
     whole = list(generate_corpus(cfg))
     part = list(generate_corpus(cfg, start=4, stop=6))
     assert [s.activity for s in whole] == synth_activities()[:6]
-    assert [s.subject for s in whole] == ["S001"] * 6  # (i // 25) % 2 == 0 for i < 25
+    assert [s.subject for s in whole] == ["S001", "S002"] * 3  # (i % 25 + i // 25) % 2
     for s, p in zip(whole[4:], part):
         assert np.array_equal(s.clean["flag3d24"].joints, p.clean["flag3d24"].joints)
     # Everything needed to regenerate a sample is in its metadata.
@@ -82,7 +82,8 @@ def test_corpus_chunks_match_the_whole_corpus_and_meta_reproduces() -> None:
     again = generate_sequence(m["activity"], m["seed"], SynthConfig.from_dict(g["config"]),
                               index=g["index"], subject=g["subject_index"])
     assert np.array_equal(again.clean["ntu25"].joints, whole[5].clean["ntu25"].joints)
-    assert corpus_item(cfg, 27) == (synth_activities()[2], 1)
+    assert corpus_item(cfg, 27) == (synth_activities()[2], 1)  # (2 + 1) % 2
+    assert corpus_item(cfg, 2) == (synth_activities()[2], 0)
 
 
 def test_subjects_are_fixed_and_differ() -> None:

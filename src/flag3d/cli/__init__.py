@@ -29,11 +29,14 @@ app = typer.Typer(
 def _register() -> None:
     """Attach the sub-command modules (imported lazily so --help stays fast)."""
     from flag3d.cli import data as data_cli
-    from flag3d.cli import files
+    from flag3d.cli import files, synth, taxonomy
 
+    app.command()(synth.demo)
+    app.command()(synth.synth)
     app.command()(files.inspect)
     app.command()(files.convert)
     app.add_typer(data_cli.app, name="data", help="Import, inspect, validate, export and split datasets.")
+    app.add_typer(taxonomy.app, name="taxonomy", help="Activities, their instruction texts and standards.")
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -20,8 +20,8 @@ from typing import Any, Callable, List, Optional
 class ImportProgress:
     """A context manager that yields a ``tick()`` updating an optional rich progress bar."""
 
-    def __init__(self, enabled: bool, total: Optional[int]) -> None:
-        self.enabled, self.total = enabled, total
+    def __init__(self, enabled: bool, total: Optional[int], label: str = "importing") -> None:
+        self.enabled, self.total, self.label = enabled, total, label
         self.bar: Any = None
 
     def __enter__(self) -> Callable[[], None]:
@@ -32,13 +32,13 @@ class ImportProgress:
             BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
         )
 
-        cols: List[Any] = [TextColumn("importing")]
+        cols: List[Any] = [TextColumn(self.label)]
         if self.total:
             cols += [BarColumn(), MofNCompleteColumn()]
         else:
             cols += [TextColumn("{task.completed} sequences")]
         cols += [TextColumn("{task.fields[rate]}"), TimeElapsedColumn()]
-        self.bar = Progress(*cols, console=Console(stderr=True), transient=False)
+        self.bar = Progress(*cols, console=Console(stderr=True), transient=True)
         self.bar.__enter__()
         self.task = self.bar.add_task("import", total=self.total, rate="")
         self.t0 = time.perf_counter()

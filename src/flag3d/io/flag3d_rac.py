@@ -254,7 +254,9 @@ def write_flag3d_rac(path: PathLike, sequences: Iterable[Sequence],
             out.writerow(["Sta", "End"] + (["source"] if seq.synthetic else []))
             out.writerows(rows)
     if synthetic:
-        (root / "SYNTHETIC.txt").write_text(_SYNTHETIC_NOTE + "\n".join(synthetic) + "\n",
+        # Merge with ids already marked, so a folder can be written in several calls.
+        marked = sorted(_synthetic_ids(root) | set(synthetic))
+        (root / "SYNTHETIC.txt").write_text(_SYNTHETIC_NOTE + "\n".join(marked) + "\n",
                                             encoding="utf-8")
 
 

@@ -16,7 +16,7 @@ Example:
     >>> from flag3d.synth.corpus import SynthConfig, generate_corpus
     >>> cfg = SynthConfig(n_sequences=2, reps=(2, 4), views=("front",))
     >>> [(s.activity, s.subject, s.count) for s in generate_corpus(cfg)]
-    [('A002', 'S001', 3), ('A006', 'S001', 4)]
+    [('A002', 'S001', 3), ('A006', 'S002', 4)]
 """
 
 from __future__ import annotations
@@ -268,7 +268,7 @@ def generate_sequence(activity: str, seed: int = 0, config: Optional[SynthConfig
     def meta(**more: Any) -> Dict[str, Any]:
         """A fresh metadata dict (every Sequence owns its own)."""
         m: Dict[str, Any] = {
-            "id": f"synth-s{seed}-{index:06d}-{spec.id}-{subj.id}", "activity": spec.id,
+            "id": f"{spec.id}-synth-s{seed}-{index:06d}-{subj.id}", "activity": spec.id,
             "label": spec.label, "subject": subj.id, "repetitions": tl.reps.tolist(),
             "quality": plan.labels.tolist(), "score": score,
             "standards": list(spec.standards), "source": "synthetic", "synthetic": True,
@@ -293,9 +293,14 @@ def generate_sequence(activity: str, seed: int = 0, config: Optional[SynthConfig
 
 
 def corpus_item(config: SynthConfig, index: int) -> Tuple[str, int]:
-    """``(activity, subject index)`` of sample ``index`` of a corpus."""
+    """``(activity, subject index)`` of sample ``index`` of a corpus.
+
+    Activities cycle fastest; the subject is shifted by one every full cycle, so even a
+    corpus of one cycle covers every subject and each activity meets every subject.
+    """
     acts = config.activity_list()
-    return acts[index % len(acts)], (index // len(acts)) % config.n_subjects
+    a, k = index % len(acts), index // len(acts)
+    return acts[a], (a + k) % config.n_subjects
 
 
 def generate_corpus(config: Optional[SynthConfig] = None, start: int = 0,

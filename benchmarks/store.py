@@ -267,6 +267,26 @@ def say(msg: str) -> None:
 
 
 # ------------------------------------------------------------------- parts
+def npy_folder_reads(store: Store, work: Path, count: int, seed: int) -> Dict[str, Any]:
+    """Baseline in the same run: one ``.npy`` per sequence (the FLAG3D++ release layout),
+    random ``np.load`` + Sequence construction (joints only, no metadata to parse)."""
+    folder = work / "npy-baseline"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(len(store)):
+        np.save(folder / f"{i}.npy", store[i].joints)
+    idx = np.random.default_rng(seed).integers(0, len(store), count)
+    for i in idx[: min(2000, count)]:  # warm the page cache as for the store
+        np.load(folder / f"{int(i)}.npy", allow_pickle=False)
+    t0 = time.perf_counter()
+    for i in idx:
+        seq = Sequence(np.load(folder / f"{int(i)}.npy", allow_pickle=False), "flag3d24", fps=30.0)
+        _ = seq.joints[0, 0, 1]
+    rate = count / (time.perf_counter() - t0)
+    shutil.rmtree(folder)
+    return {"count": count, "warm_per_s": round(rate, 1),
+            "note": "np.load of one .npy per sequence + Sequence(joints), warm page cache"}
+
+
 def part1(work: Path, n: int, frames: int, reads: int, source: str) -> Dict[str, Any]:
     used = "random"
     note = "random-walk flag3d24 sequences generated in the benchmark"
@@ -294,6 +314,9 @@ def part1(work: Path, n: int, frames: int, reads: int, source: str) -> Dict[str,
     warm, _ = random_reads(store, reads, seed=1)
     evict(store)
     cold, _ = random_reads(store, min(reads, 3000), seed=2)
+    say("part 1: baseline, random reads from one .npy per sequence")
+    npy = npy_folder_reads(store, work, reads, seed=1)
+    npy["store_over_baseline"] = round(warm / npy["warm_per_s"], 2)
     say("part 1: sequential iteration (cold cache, then warm)")
     evict(store)
     it_cold = iterate(Store.open(store.path))
@@ -313,6 +336,7 @@ def part1(work: Path, n: int, frames: int, reads: int, source: str) -> Dict[str,
                    "rss_peak_mb": round(rss_import.peak / 2**20, 1)},
         "random_reads": {"count": reads, "warm_per_s": round(warm, 1), "cold_per_s": round(cold, 1),
                          "target_per_s": 5000, "meets_target": bool(warm >= 5000)},
+        "random_reads_npy_folder_baseline": npy,
         "iterate_cold_cache": it_cold, "iterate_warm_cache": it_warm,
         "iterate_memmap_for_comparison": it_memmap,
         "validate": {"seconds": round(validate_s, 2), "ok": report.ok},
@@ -367,6 +391,9 @@ def print_table(res: Dict[str, Any]) -> None:
     t.add_row("import incl. generation (sequences/s)", f"{p1['import']['per_s_including_generation']:,.0f}")
     t.add_row("random reads, warm cache (sequences/s)", f"{p1['random_reads']['warm_per_s']:,.0f}")
     t.add_row("random reads, cold cache (sequences/s)", f"{p1['random_reads']['cold_per_s']:,.0f}")
+    base = p1["random_reads_npy_folder_baseline"]
+    t.add_row("baseline: one .npy per sequence, warm (sequences/s)", f"{base['warm_per_s']:,.0f}")
+    t.add_row("  store / baseline", f"{base['store_over_baseline']:.2f}x")
     for key, label in (("iterate_cold_cache", "cold"), ("iterate_warm_cache", "warm")):
         it = p1[key]
         t.add_row(f"iteration, {label} cache (sequences/s)", f"{it['per_s']:,.0f}")

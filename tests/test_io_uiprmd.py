@@ -151,6 +151,7 @@ def test_meta_folders_filters_and_registry(tmp_path: Path) -> None:
     last = seqs[-1].meta
     assert (last["activity"], last["subject"], last["episode"], last["correct"],
             last["source"], last["units"]) == ("m01", "s01", 1, False, "uiprmd", "m")
+    assert [s.meta["label"] for s in seqs] == [0, 0, 6, 0]  # m01 -> 0, m07 -> 6
     assert len(list(iter_uiprmd(tmp_path, movements="m07"))) == 1
     assert len(list(iter_uiprmd(tmp_path, movements=[1], subjects="s01"))) == 2
     assert [s.meta["id"] for s in iter_uiprmd(tmp_path, correct=False)] == ["m01_s01_e01_inc"]

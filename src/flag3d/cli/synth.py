@@ -75,8 +75,10 @@ def demo(
     n: int = typer.Option(25, "--n", help="Number of sequences (25 = one per implemented activity)."),
     seed: int = typer.Option(0, help="Corpus seed."),
 ) -> None:
-    """The built-in default job: make a small synthetic corpus, write it in the real formats,
-    read every file back and print what it contains.
+    """The built-in default job: a small synthetic corpus, written, read back and summarised.
+
+    Generates one sequence per implemented activity, writes it in the real formats (store,
+    FLAG3D++ counting folder, PYSKL pickles), reads every file back and prints what it holds.
 
     Example: flag3d demo --out /tmp/demo --n 50
     """

@@ -4,13 +4,7 @@ Add a new format by writing ``flag3d/io/<name>.py`` that calls
 :func:`flag3d.io.registry.register_format`, and importing it here.
 """
 
-import importlib
+from flag3d.io import flag3d_rac, keraal, npz, pyskl, repcount, uiprmd  # noqa: F401
 
-_MODULES = ("pyskl", "flag3d_rac", "uiprmd", "keraal", "repcount", "npz")
-
-for _name in _MODULES:
-    try:
-        importlib.import_module(f"flag3d.io.{_name}")
-    except ModuleNotFoundError as _err:  # a format module not written yet
-        if _err.name != f"flag3d.io.{_name}":
-            raise
+# Detection tries formats in registration order, i.e. the import order above would matter
+# if two detectors accepted the same path; they are written to be disjoint.

@@ -46,8 +46,9 @@ stands 2.2-2.7 m from the origin at negative z, facing +z, with their left side 
 +x.  The root keeps its absolute position (no centring).
 
 Metadata: ``id`` (``"m01_s01_e01"`` plus ``"_inc"``), ``activity`` (``"m01"`` ..
-``"m10"``), ``subject`` (``"s01"``), ``episode`` (int), ``correct``, ``source="uiprmd"``,
-``units="m"``, ``domain="real"``, and the FK settings ``offsets`` and ``euler_order``.
+``"m10"``), ``label`` (0-based movement index, m01 -> 0), ``subject`` (``"s01"``),
+``episode`` (int), ``correct``, ``source="uiprmd"``, ``units="m"``, ``domain="real"``,
+and the FK settings ``offsets`` and ``euler_order``.
 Frame rate 30 Hz.
 
 Example:
@@ -380,7 +381,7 @@ def read_uiprmd_file(positions: PathLike, angles: Optional[PathLike] = None, *,
     meta = {"source": FORMAT, "units": "m", "domain": "real", "offsets": used,
             "euler_order": euler_order}
     if info is not None:
-        meta.update(id=info.seq_id, activity=f"m{info.movement:02d}",
+        meta.update(id=info.seq_id, activity=f"m{info.movement:02d}", label=info.movement - 1,
                     subject=f"s{info.subject:02d}", episode=info.episode, correct=info.correct)
     else:
         meta["id"] = pos_path.name.split(".")[0]

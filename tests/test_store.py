@@ -130,7 +130,7 @@ def test_append_more_later_and_refresh(tmp_path):
 
 def test_pickled_store_reopens(tmp_path):
     st = make(tmp_path, 2)
-    again = pickle.loads(pickle.dumps(st))
+    again = pickle.loads(pickle.dumps(st))  # safe: our own bytes
     assert len(again) == 2 and again[1].meta["id"] == "q0001"
 
 

@@ -294,7 +294,7 @@ def flag_data() -> dict:
 
 def test_packaged_files_load_from_path():
     assert [a.id for a in load_taxonomy(DATA_DIR / "activities.yaml")] == list(FLAG3D_NAMES)
-    assert [a.id for a in load_taxonomy(DATA_DIR / "uiprmd.yaml")] == list(UIPRMD_NAMES)
+    assert [a.id for a in load_taxonomy(DATA_DIR / "rehab_movements.yaml")] == list(UIPRMD_NAMES)
 
 
 def _expect(path: Path, message: str) -> None:

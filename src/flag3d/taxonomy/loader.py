@@ -1,7 +1,7 @@
 """Reading and validating the taxonomy data files.
 
 The packaged files ``taxonomy/data/activities.yaml`` (the 60 FLAG3D activities) and
-``taxonomy/data/uiprmd.yaml`` (the 10 UI-PRMD movements) are parsed once, validated and
+``taxonomy/data/rehab_movements.yaml`` (the 10 UI-PRMD movements) are parsed once, validated and
 cached.  Validation names the file and the entry in one line: every id present exactly
 once, exactly three standards with unique snake_case keys, every joint name known in the
 file's layout, all three language levels present and non-empty (level 1 equal to the name),
@@ -35,7 +35,7 @@ from flag3d.taxonomy.names import name_key
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Packaged data file of each source.
-DATA_FILES = {"flag3d": "activities.yaml", "uiprmd": "uiprmd.yaml"}
+DATA_FILES = {"flag3d": "activities.yaml", "uiprmd": "rehab_movements.yaml"}
 #: The ids each source must define, exactly once.
 EXPECTED_IDS = {
     "flag3d": tuple(f"A{i:03d}" for i in range(1, 61)),

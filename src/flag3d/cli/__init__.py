@@ -26,8 +26,21 @@ app = typer.Typer(
 )
 
 
+train_app = typer.Typer(no_args_is_help=True, help="Train a model: recognition, counting, quality.")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate a trained model on a test split.")
+
+
+_registered = False
+
+
 def _register() -> None:
-    """Attach the sub-command modules (imported lazily so --help stays fast)."""
+    """Attach the sub-command modules once (imported lazily so --help stays fast)."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    import importlib
+
     from flag3d.cli import data as data_cli
     from flag3d.cli import files, synth, taxonomy
 
@@ -37,6 +50,21 @@ def _register() -> None:
     app.command()(files.convert)
     app.add_typer(data_cli.app, name="data", help="Import, inspect, validate, export and split datasets.")
     app.add_typer(taxonomy.app, name="taxonomy", help="Activities, their instruction texts and standards.")
+    # Task modules register their own commands: register(app, train_app, eval_app).
+    for name in TASK_MODULES:
+        try:
+            module = importlib.import_module(f"flag3d.cli.{name}")
+        except ModuleNotFoundError as err:  # a task whose CLI is not written yet
+            if err.name != f"flag3d.cli.{name}":
+                raise
+            continue
+        module.register(app, train_app, eval_app)
+    app.add_typer(train_app, name="train")
+    app.add_typer(eval_app, name="eval")
+
+
+#: CLI modules of the tasks, each with ``register(app, train_app, eval_app)``.
+TASK_MODULES = ("recognition", "counting", "quality", "analyze")
 
 
 def main(argv: Optional[List[str]] = None) -> None:

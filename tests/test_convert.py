@@ -68,5 +68,21 @@ def test_person_axis_and_identity():
 
 def test_impossible_conversion_says_what_is_reachable():
     assert not can_convert("h36m17", "coco17")
-    with pytest.raises(LayoutError, match="no conversion from coco17 to ntu25; from coco17 one can reach: h36m17"):
-        convert(_named("coco17", 2), "ntu25")
+    with pytest.raises(LayoutError, match="no conversion from h36m17 to coco17; from h36m17 one can reach: nothing"):
+        convert(_named("h36m17", 3), "coco17")
+
+
+def test_blazepose_world_landmarks_to_flag3d24_torso_points():
+    bp, fl = get_layout("blazepose33"), get_layout("flag3d24")
+    j = np.zeros((1, 33, 3), dtype=np.float32)
+    for side, x in (("left", 0.1), ("right", -0.1)):
+        j[0, bp.index(f"{side}_hip")] = [x, 0.0, 0.0]
+        j[0, bp.index(f"{side}_shoulder")] = [2 * x, 0.5, 0.0]
+        j[0, bp.index(f"{side}_ear")] = [0.7 * x, 0.65, 0.0]
+        j[0, bp.index(f"{side}_foot_index")] = [x, -0.9, 0.2]
+    out = convert(Sequence(j, "blazepose33"), "flag3d24").joints[0]
+    np.testing.assert_allclose(out[fl.index("pelvis")], [0, 0.175 * 0.5, 0], atol=1e-6)
+    np.testing.assert_allclose(out[fl.index("head")], [0, 0.65, 0], atol=1e-6)
+    assert out[fl.index("neck")][1] == pytest.approx(0.5 + 0.35 * 0.15)
+    np.testing.assert_allclose(out[fl.index("left_foot")], [0.1, -0.9, 0.2], atol=1e-6)
+    assert conversion_path("coco17", "ntu25") == ["coco17", "flag3d24", "ntu25"]

@@ -18,6 +18,9 @@ Direct conversions (``~`` marks an approximation, recorded in ``meta["conversion
 ``flag3d24 -> h36m17``            ~ nose = mid(neck, head)
 ``uiprmd22 -> ntu25``             ~ hand = hand tip = thumb = wrist; foot = toes
 ``uiprmd22 -> h36m17``            ~ thorax = chest, nose = mid(neck, head), head = head
+``blazepose33 -> flag3d24``       ~ spine/neck/head interpolated from hips, shoulders, ears;
+                                  feet = foot index points (for MediaPipe world landmarks)
+``coco17 -> flag3d24``            ~ the same from COCO points; feet = ankles
 ================================  ==========================================================
 
 Example:
@@ -87,6 +90,43 @@ def _same(names: Seq[str]) -> Dict[str, Spec]:
     return {n: n for n in names}
 
 
+def _mix(*terms: Tuple[List[Tuple[str, float]], float]) -> List[Tuple[str, float]]:
+    """Weighted sum of specs (each a list of (joint, weight)), merged by joint name."""
+    out: Dict[str, float] = {}
+    for spec, w in terms:
+        for name, v in spec:
+            out[name] = out.get(name, 0.0) + w * v
+    return [(k, v) for k, v in out.items() if abs(v) > 1e-12]
+
+
+def _torso_to_flag3d24(hip_l: str, hip_r: str, sh_l: str, sh_r: str, ear_l: str, ear_r: str,
+                       foot_l: str, foot_r: str) -> Dict[str, Spec]:
+    """flag3d24 spine, neck and head points from hips, shoulders and ears.
+
+    Fractions measured on the synthetic body's rest pose (``flag3d.synth``): along mid-hip
+    H -> mid-shoulder S the pelvis sits at 0.175, spine1-3 at 0.39/0.59/0.79, the thorax at
+    0.95; from S towards mid-ear E the neck sits at 0.35, the head at E, the head top at
+    1.9; a collar sits 0.2 of the way from the thorax to its shoulder.
+    """
+    h, sh, e = _mid(hip_l, hip_r), _mid(sh_l, sh_r), _mid(ear_l, ear_r)
+
+    def along_torso(f: float) -> List[Tuple[str, float]]:
+        return _mix((h, 1.0 - f), (sh, f))
+
+    def along_neck(f: float) -> List[Tuple[str, float]]:
+        return _mix((sh, 1.0 - f), (e, f))
+
+    thorax = along_torso(0.95)
+    return {
+        "pelvis": along_torso(0.175), "spine1": along_torso(0.39), "spine2": along_torso(0.59),
+        "spine3": along_torso(0.79), "thorax": thorax, "neck": along_neck(0.35),
+        "head": e, "head_top": along_neck(1.9),
+        "left_collar": _mix((thorax, 0.8), ([(sh_l, 1.0)], 0.2)),
+        "right_collar": _mix((thorax, 0.8), ([(sh_r, 1.0)], 0.2)),
+        **_same(_LIMBS), "left_foot": foot_l, "right_foot": foot_r,
+    }
+
+
 _LIMBS = tuple(
     f"{side}_{part}" for side in ("left", "right")
     for part in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
@@ -143,6 +183,13 @@ _CONVERSIONS: List[Conversion] = [
         "left_thumb": "left_wrist", "right_thumb": "right_wrist",
         "left_foot": "left_toes", "right_foot": "right_toes",
     }, approximate=True, note="UI-PRMD has no hand joints"),
+    Conversion("blazepose33", "flag3d24", _torso_to_flag3d24(
+        "left_hip", "right_hip", "left_shoulder", "right_shoulder", "left_ear", "right_ear",
+        "left_foot_index", "right_foot_index"), approximate=True,
+        note="spine and head interpolated from hips, shoulders and ears (MediaPipe world landmarks)"),
+    Conversion("coco17", "flag3d24", _torso_to_flag3d24(
+        "left_hip", "right_hip", "left_shoulder", "right_shoulder", "left_ear", "right_ear",
+        "left_ankle", "right_ankle"), approximate=True, note="feet = ankles (COCO has no feet)"),
     Conversion("uiprmd22", "h36m17", {
         "pelvis": "waist", **_same(_LIMBS), "spine": "spine", "thorax": "chest",
         "nose": _mid("neck", "head"), "head": "head",

@@ -64,7 +64,7 @@ def _register() -> None:
 
 
 #: CLI modules of the tasks, each with ``register(app, train_app, eval_app)``.
-TASK_MODULES = ("recognition", "counting", "quality", "analyze")
+TASK_MODULES = ("recognition", "counting", "quality", "analyze", "text")
 
 
 def main(argv: Optional[List[str]] = None) -> None:

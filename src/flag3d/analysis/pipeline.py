@@ -40,6 +40,8 @@ from flag3d.errors import Flag3dError, FormatError
 from flag3d.skeleton.sequence import Sequence
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
+#: Sound files go through the video prober, which names them "audio only".
+AUDIO_SUFFIXES = (".m4a", ".mp3", ".wav", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wma")
 Progress = Callable[[str, float], None]
 #: The built-in demo: activity, seed and repetition count of the generated recording.
 DEMO = {"activity": "A049", "seed": 7, "reps": 8}
@@ -71,6 +73,20 @@ def _downsample(x: Optional[np.ndarray], n: int = 600) -> Optional[List[float]]:
     return [round(float(v), 5) for v in x[idx]]
 
 
+def _seconds(seq: Sequence, frame: int) -> float:
+    """Time (s from the first frame) of ``frame``; ``num_frames`` is the end of the last one.
+
+    Uses the sequence's time stamps (a video analysed at a thinned, possibly uneven rate),
+    else the frame rate.
+    """
+    if seq.times is None:
+        return round(frame / seq.fps, 3)
+    t = seq.times - seq.times[0]
+    if frame < len(t):
+        return round(float(t[max(frame, 0)]), 3)
+    return round(float(t[-1]) + (frame - len(t) + 1) / seq.fps, 3)
+
+
 # ----------------------------------------------------------------------------- load
 def demo_recording() -> Sequence:
     """The built-in demo: a synthetic sumo-squat set with a few faulty repetitions."""
@@ -95,7 +111,7 @@ def _load(input_path: Optional[Path], progress: Progress) -> Dict[str, Any]:
         raise FormatError("no such file", path=p)
     if p.is_file() and p.stat().st_size == 0:
         raise FormatError("empty file", path=p)
-    if p.suffix.lower() in VIDEO_SUFFIXES:
+    if p.suffix.lower() in VIDEO_SUFFIXES + AUDIO_SUFFIXES:
         from flag3d.video import extract_pose
 
         pose = extract_pose(p, progress=lambda done, total: progress("pose", done / max(total, 1)))
@@ -103,12 +119,24 @@ def _load(input_path: Optional[Path], progress: Progress) -> Dict[str, Any]:
         info = pose.info
         video = {"container": getattr(info, "container", None), "codec": getattr(info, "codec", None),
                  "width": getattr(info, "width", None), "height": getattr(info, "height", None),
-                 "fps": getattr(info, "fps", None), "duration_s": getattr(info, "duration", None)}
+                 "fps": getattr(info, "fps", None), "duration_s": getattr(info, "duration", None),
+                 # probe / decode / pose / post seconds inside the "pose" stage (decode and
+                 # pose are thread seconds and overlap; see flag3d.video.PoseResult)
+                 "pose_timings_s": {k: round(float(v), 3) for k, v in (pose.timings or {}).items()}}
         return {"seq": seq, "pose2d": pose.pose2d, "kind": "video", "video": video,
                 "present": float(pose.present_fraction), "truth": None}
     from flag3d.io import read_sequence
 
-    seq = read_sequence(p)
+    try:
+        seq = read_sequence(p)
+    except FormatError as err:
+        if not err.problem.startswith("cannot tell the format"):
+            raise
+        # The reader's hint ("name it with --format") is not an option of analyze.
+        raise FormatError(
+            f"neither a video ({', '.join(s.lstrip('.') for s in VIDEO_SUFFIXES)}) nor a skeleton "
+            f"file flag3d can read ({err.problem.split('(', 1)[1].split(')', 1)[0]})",
+            path=p) from None
     seq = seq.person(0) if seq.has_persons else seq
     return {"seq": seq, "pose2d": seq if seq.dims == 2 else None, "kind": "skeleton",
             "video": None, "present": None, "truth": None}
@@ -233,7 +261,7 @@ def _quality(seq: Sequence, activity: Optional[str], reps: List[tuple],
     for i, rep in enumerate(fb.get("repetitions", [])):
         a, b = reps[i]
         reps_out.append({
-            "index": i, "start_s": round(a / seq.fps, 3), "end_s": round(b / seq.fps, 3),
+            "index": i, "start_s": _seconds(seq, a), "end_s": _seconds(seq, b),
             "ok": bool(rep.get("ok")),
             "standards": [{"key": k, "probability": round(float(p), 4), "met": bool(p >= res.threshold)}
                           for k, p in zip(res.standards, res.probabilities[i])],
@@ -316,7 +344,7 @@ def analyze(input_path: Optional[Path] = None, activity: Optional[str] = None,
     timings["quality"] = round(time.perf_counter() - t, 3)
 
     fps = seq.fps
-    reps_json = [{"index": i, "start_s": round(a / fps, 3), "end_s": round(b / fps, 3),
+    reps_json = [{"index": i, "start_s": _seconds(seq, a), "end_s": _seconds(seq, b),
                   "start_frame": int(a), "end_frame": int(b)} for i, (a, b) in enumerate(cnt["reps"])]
     signal = cnt["signal"] if cnt["signal"] is not None else _signal(seq)
     times = np.arange(seq.num_frames) / fps if seq.times is None else seq.times - seq.times[0]
@@ -363,7 +391,9 @@ def analyze(input_path: Optional[Path] = None, activity: Optional[str] = None,
             else:
                 from flag3d.report.overlay import write_overlay
 
-                output.files["overlay"] = str(write_overlay(Path(input_path), loaded["pose2d"], result, folder))
+                written = write_overlay(Path(input_path), loaded["pose2d"], result, folder)
+                if written is not None:  # else write_overlay added a warning saying why
+                    output.files["overlay"] = str(written)
         timings["report"] = round(time.perf_counter() - t, 3)
         timings["total"] = round(time.perf_counter() - t_all, 3)
         check_result(result)

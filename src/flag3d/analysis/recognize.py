@@ -54,8 +54,10 @@ def recognize(seq: Sequence, checkpoint: Optional[PathLike] = None,
     from flag3d.tasks.recognition import predict_scores
 
     model, cfg, info = _load(str(folder.resolve()), weights.stat().st_mtime_ns)
-    layout = info.get("data_layout") or info["layout"]
     one = seq.person(0) if seq.has_persons else seq
+    # Already in the model's layout (e.g. flag3d24 from a video): use it as is; otherwise go
+    # through the layout the model was trained from, exactly as its test pipeline does.
+    layout = info["layout"] if one.layout == info["layout"] else (info.get("data_layout") or info["layout"])
     one = convert(one, layout) if one.layout != layout else one
     samples = SampleSet.from_sequences([one], "analyze")
     pipeline = cfg.test_pipeline(samples.dims, info["layout"], cfg.num_clips)

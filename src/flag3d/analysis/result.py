@@ -11,7 +11,8 @@ always with a reason next to it)::
                 "synthetic": bool, "fps": float, "frames": int, "duration_s": float,
                 "layout": str,                       # layout of the input skeleton
                 "person_present_fraction": float | null,   # video: frames with a person
-                "video": {...} | null},              # container, codec, size, fps of a video
+                "video": {...} | null},              # container, codec, size, fps of a video,
+                                                     # pose_timings_s: probe/decode/pose/post
       "activity": {"id": str | null, "name": str | null, "body_part": str | null,
                    "source": "user" | "recognized" | "file" | "unknown",
                    "top3": [{"id": str, "name": str, "probability": float}],

@@ -20,7 +20,7 @@ def test_quick_start_has_exactly_two_commands():
     cmds = _quick_start_commands()
     assert len(cmds) == 2, cmds
     main_job, tests = cmds
-    assert "pip install" in main_job and main_job.endswith("flag3d demo")
+    assert "pip install" in main_job and main_job.endswith("flag3d analyze")
     assert "pip install" in tests and "pytest" in tests
 
 

@@ -190,8 +190,17 @@ class Counter:
                  ) -> Tuple[Optional[np.ndarray], Optional[str]]:
         """``(embedding, activity id)`` for ``activity`` (zeros and ``None`` without one)."""
         dim = int(self.config["text_dim"])
-        if not self.uses_text:
-            return None, None
+        if not self.uses_text:  # still check and report the activity the user named
+            if activity is None:
+                return None, None
+            from flag3d.taxonomy import get_activity
+
+            try:
+                return None, get_activity(activity).id
+            except TaxonomyError:
+                if strict:
+                    raise
+                return None, None
         if activity is None:
             return np.zeros(dim, np.float32), None
         if activity in self.texts:  # an exact id: no taxonomy lookup needed
@@ -286,15 +295,62 @@ class Counter:
                 segs = segment_density(density, feats, refine=self.refine)
                 passes = 2
         total = float(density.sum())
-        reps = []
+        frames = []
         for s, e in segs:
-            s_sec, e_sec = s / rate, e / rate
-            f0 = int(min(max(round(s_sec * fps), 0), n_in - 1))
-            f1 = int(min(max(round(e_sec * fps), f0 + 1), n_in))
-            reps.append(Repetition(float(s_sec), float(e_sec), f0, f1))
+            f0 = int(min(max(round(s / rate * fps), 0), n_in - 1))
+            f1 = int(min(max(round(e / rate * fps), f0 + 1), n_in))
+            frames.append((f0, f1))
+        frames = trim_still_edges(frames, joints, fps)
+        reps = [Repetition(f0 / fps, f1 / fps, f0, f1) for f0, f1 in frames]
         return CountResult(len(reps), reps, _to_input_frames(density, rate, fps, n_in),
                            reason=None, count_raw=total, fps=fps, working_rate=rate,
                            period_s=period, activity=activity, passes=passes)
+
+
+def trim_still_edges(frames: List[Tuple[int, int]], joints: np.ndarray, fps: float,
+                     still: float = 0.25, keep: float = 0.5) -> List[Tuple[int, int]]:
+    """Trim standing-still frames off the free edges of each repetition.
+
+    The density bumps are smooth, so ``mu +- 3 sigma`` can reach into a rest before the first
+    repetition or after the last one.  A *free* edge (the recording's ends or a gap to the
+    neighbouring repetition; never a boundary shared with one) moves inwards while the mean
+    joint speed stays below ``still`` x the repetition's 90th-percentile speed, keeping at
+    least ``keep`` of the repetition.  Frames are ``[start, end)`` of ``joints``.
+
+    Example:
+        >>> import numpy as np
+        >>> t = np.arange(100) / 10.0
+        >>> x = np.where((t >= 3) & (t < 7), np.sin(np.pi * (t - 3) / 4), 0.0)
+        >>> joints = np.zeros((100, 2, 3)); joints[:, 1, 1] = x
+        >>> trim_still_edges([(0, 100)], joints, 10.0, keep=0.3)  # moves from 3 s to 7 s
+        [(29, 71)]
+    """
+    n = len(joints)
+    if not frames or n < 3:
+        return frames
+    speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(axis=-1) * fps
+    speed = np.concatenate([speed, speed[-1:]])
+    k = max(int(round(0.1 * fps)), 1)
+    speed = np.convolve(np.pad(speed, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), mode="valid")
+    out = []
+    for i, (a, b) in enumerate(frames):
+        a0, b0 = a, b
+        seg = speed[a:b]
+        if len(seg) < 4:
+            out.append((a, b))
+            continue
+        thr = still * float(np.percentile(seg, 90))
+        min_len = max(int(keep * (b - a)), 2)
+        free_start = i == 0 or frames[i - 1][1] < a
+        free_end = i == len(frames) - 1 or frames[i + 1][0] > b
+        if free_start:
+            while b - a > min_len and speed[a] < thr:
+                a += 1
+        if free_end:
+            while b - a > min_len and speed[b - 1] < thr:
+                b -= 1
+        out.append((a, b) if b > a else (a0, b0))
+    return out
 
 
 def _spacing(segs: List[Tuple[float, float]]) -> Optional[float]:

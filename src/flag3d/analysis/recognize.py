@@ -34,7 +34,7 @@ def shipped_recognizer() -> Path:
 
 @lru_cache(maxsize=4)
 def _load(folder: str, stamp: int) -> Tuple[Any, Any, Dict[str, Any]]:
-    from flag3d.tasks.recognition import load_trained
+    from flag3d.tasks.recognition_config import load_trained
 
     return load_trained(folder)
 
@@ -51,7 +51,7 @@ def recognize(seq: Sequence, checkpoint: Optional[PathLike] = None,
     from flag3d.data.recognition import RecognitionDataset, SampleSet
     from flag3d.skeleton.convert import convert
     from flag3d.taxonomy import get_activity
-    from flag3d.tasks.recognition import predict_scores
+    from flag3d.tasks.recognition_config import predict_scores
 
     model, cfg, info = _load(str(folder.resolve()), weights.stat().st_mtime_ns)
     one = seq.person(0) if seq.has_persons else seq

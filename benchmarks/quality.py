@@ -94,7 +94,7 @@ def synthetic_part(ckpt: Path, args: argparse.Namespace) -> Dict[str, Any]:
                            "checkpoint": str(ckpt)}
     prob = scorer.probabilities(d["test"])
     out["per_standard"] = evaluate_clips(prob, d["test"], scorer.threshold)
-    canon = bool(scorer.config.get("canonical_side", False))
+    canon = scorer.config.get("canonical_side", False)
     rec = evaluate_recordings(scorer.probabilities, d["test_recordings"], cfg.frames,
                               scorer.threshold, predicted=True, canonical_side=canon,
                               method="angles")

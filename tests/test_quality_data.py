@@ -135,3 +135,48 @@ def test_synthetic_split_is_8_to_2_and_disjoint():
     assert not (set(tr) & set(te)) and not (set(va) & set(te)) and not (set(tr) & set(va))
     assert synthetic_split(subs, seed=0) == (tr, va, te)
     assert synthetic_split(subs, seed=1)[2] != te or synthetic_split(subs, seed=2)[2] != te
+
+
+def _side_lunge(frames=32):
+    """A side lunge to the body's right: the body travels right and down on a bending right
+    knee while the left foot stays planted and the left leg stays straight."""
+    from flag3d.skeleton.layouts import get_layout
+
+    lay = get_layout("flag3d24")
+    j = lay.index
+    _, seq = _squat()
+    stand = normalize_clip(seq.joints[:2].astype(np.float64), "flag3d24", 2)[0].astype(np.float64)
+    out = []
+    for s in np.sin(np.linspace(0.0, np.pi, frames)):
+        p = stand.copy()
+        p += np.array([-0.5 * s, -0.25 * s, 0.0])  # whole body right (-x) and down
+        for n in ("left_ankle", "left_foot"):
+            p[j(n)] = stand[j(n)]  # planted
+        p[j("left_knee")] = 0.5 * (p[j("left_hip")] + p[j("left_ankle")])  # straight
+        p[j("right_knee")] += np.array([0.0, 0.1 * s, 0.45 * s])  # knee bends forward
+        for n in ("right_ankle", "right_foot"):
+            p[j(n)] += np.array([0.0, 0.25 * s, 0.0])  # foot stays on the floor
+        out.append(p)
+    return np.stack(out)
+
+
+def test_angles_side_rule_follows_the_bent_knee_not_the_travel():
+    from flag3d.tasks.quality_clips import mirror, side_angle_range, side_motion
+
+    x = normalize_clip(_side_lunge(), "flag3d24", 32)
+    left_a, right_a = side_angle_range(x, "flag3d24")
+    assert right_a > left_a + 20.0  # degrees
+    # the planted leg sweeps relative to the travelling root: the motion rule picks it
+    left_m, right_m = side_motion(x, "flag3d24")
+    assert left_m > right_m
+    np.testing.assert_allclose(normalize_clip(x, "flag3d24", 32, canonical_side="angles"), x,
+                               atol=1e-5)
+    lunge_left = mirror(x.astype(np.float64), "flag3d24")
+    np.testing.assert_allclose(normalize_clip(lunge_left, "flag3d24", 32, canonical_side="angles"),
+                               x, atol=1e-5)
+    assert not np.allclose(normalize_clip(x, "flag3d24", 32, canonical_side=True), x, atol=1e-3)
+
+
+def test_unknown_side_rule_is_a_one_line_error():
+    with pytest.raises(SequenceError, match="unknown canonical_side 'bones'"):
+        normalize_clip(np.zeros((5, 24, 3)), "flag3d24", 32, canonical_side="bones")

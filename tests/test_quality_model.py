@@ -44,6 +44,18 @@ def test_scorer_without_text_and_from_config():
     assert h.layout == "uiprmd22"
 
 
+def test_head_duration_switch():
+    torch.manual_seed(0)
+    x, text = torch.randn(2, 9, 16, 24), torch.randn(2, 16)
+    with_d = _tiny().eval()
+    assert not torch.allclose(with_d(x, text, torch.ones(2)), with_d(x, text, 3 * torch.ones(2)))
+    without = _tiny(head_duration=False).eval()
+    assert without.head[0].in_features == with_d.head[0].in_features - 1
+    assert torch.equal(without(x, text, torch.ones(2)), without(x, text, 3 * torch.ones(2)))
+    assert scorer_from_config({"layout": "flag3d24", "channels": [8], "strides": [1],
+                               "text_dim": 4, "head_duration": False}).head_duration is False
+
+
 def test_quality_loss_per_standard_and_noisy_and():
     big = 20.0
     keys = torch.tensor([[1, 0, 1]])

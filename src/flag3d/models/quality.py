@@ -4,7 +4,9 @@
 guided by the embedding of the standard's sentence ``S_j`` (the *text points*), followed by
 a small head: the encoder output is pooled over time and joints (mean and max), the
 sentence embedding is projected and concatenated (so the decision itself also depends on
-which standard is asked), together with the repetition's log duration, and an MLP gives
+which standard is asked), together with the repetition's log duration (unless
+``head_duration=False``: tempo differs more between people than between correct and
+incorrect repetitions), and an MLP gives
 one logit: ``sigmoid(logit)`` is the probability that repetition ``C_i`` meets standard
 ``S_j``.
 
@@ -41,13 +43,15 @@ class QualityScorer(nn.Module):
         head_hidden: width of the head MLP and of the projected sentence.
         head_text: concatenate the projected sentence embedding before the head.
         head_dropout: dropout inside the head.
+        head_duration: give the head the repetition's log duration.
     """
 
     def __init__(self, layout: str = "flag3d24", graph: str = "spatial", in_channels: int = 9,
                  channels: Seq[int] = (32, 32, 64, 64), strides: Optional[Seq[int]] = (1, 2, 1, 2),
                  kernel: int = 9, text_mode: str = "hierarchical", fusion: str = "mul",
                  text_dim: int = 384, text_hidden: int = 64, dropout: float = 0.1,
-                 head_hidden: int = 64, head_text: bool = True, head_dropout: float = 0.2) -> None:
+                 head_hidden: int = 64, head_text: bool = True, head_dropout: float = 0.2,
+                 head_duration: bool = True) -> None:
         super().__init__()
         self.encoder = HLGCN(layout=layout, graph=graph, in_channels=in_channels,
                              channels=tuple(channels),
@@ -56,9 +60,10 @@ class QualityScorer(nn.Module):
                              text_dim=text_dim, text_hidden=text_hidden, dropout=dropout)
         c = self.encoder.out_channels
         self.head_text = head_text
+        self.head_duration = head_duration
         self.text_proj = (nn.Sequential(nn.Linear(text_dim, head_hidden), nn.LayerNorm(head_hidden))
                           if head_text else None)
-        width = 2 * c + (head_hidden if head_text else 0) + 1
+        width = 2 * c + (head_hidden if head_text else 0) + (1 if head_duration else 0)
         self.head = nn.Sequential(nn.Linear(width, head_hidden), nn.ReLU(),
                                   nn.Dropout(head_dropout), nn.Linear(head_hidden, 1))
 
@@ -69,14 +74,16 @@ class QualityScorer(nn.Module):
 
     def features(self, x: torch.Tensor, text: Optional[torch.Tensor],
                  duration: torch.Tensor) -> torch.Tensor:
-        """The head's input ``(N, width)``: pooled encoder output, projected text, log duration."""
+        """The head's input ``(N, width)``: pooled encoder output, projected text, log duration
+        (when ``head_duration``)."""
         h = self.encoder(x, text)  # (N, C, T', V)
         parts = [h.mean(dim=(2, 3)), h.amax(dim=(2, 3))]
         if self.text_proj is not None:
             if text is None:
                 raise ValueError("this scorer needs the standard's text embedding")
             parts.append(self.text_proj(text))
-        parts.append(torch.log(duration.clamp_min(1e-2)).unsqueeze(1))
+        if self.head_duration:
+            parts.append(torch.log(duration.clamp_min(1e-2)).unsqueeze(1))
         return torch.cat(parts, dim=1)
 
     def forward(self, x: torch.Tensor, text: Optional[torch.Tensor],
@@ -95,7 +102,7 @@ class QualityScorer(nn.Module):
 #: Config keys that build a :class:`QualityScorer`.
 MODEL_KEYS = ("layout", "graph", "in_channels", "channels", "strides", "kernel", "text_mode",
               "fusion", "text_dim", "text_hidden", "dropout", "head_hidden", "head_text",
-              "head_dropout")
+              "head_dropout", "head_duration")
 
 
 def scorer_from_config(cfg: Dict[str, Any]) -> QualityScorer:

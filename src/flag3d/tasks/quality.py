@@ -227,7 +227,7 @@ def evaluate_clips(prob: np.ndarray, clips: Seq[Clip], threshold: float = 0.5) -
 def evaluate_recordings(prob_fn: ProbFn, recs: Seq[Recording], frames: int = 48,
                         threshold: float = 0.5, predicted: bool = False,
                         counter_checkpoint: Optional[PathLike] = None,
-                        canonical_side: bool = False, method: str = "auto") -> Dict[str, Any]:
+                        canonical_side: Union[bool, str] = False, method: str = "auto") -> Dict[str, Any]:
     """Eq. 1 scores of recordings from ground-truth (and optionally predicted) segmentation.
 
     ``prob_fn`` maps clips to ``(n, 3)`` probabilities.  Recordings without a predicted

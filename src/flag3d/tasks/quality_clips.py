@@ -9,8 +9,11 @@ scorer sees it, :func:`normalize_clip`
    faults (sagging hips, forward lean) remain visible,
 3. divides by the body's torso length (median root -> neck distance), so people of
    different size look alike,
-4. optionally (``canonical_side``) mirrors the clip so that the side that moves more is
-   the right side,
+4. optionally (``canonical_side``) mirrors the clip so that the more active side is the
+   right side: ``True`` / ``"motion"`` compares the path length of the left and right joints
+   relative to the root (:func:`side_motion`), ``"angles"`` compares the summed ranges of the
+   knee, elbow, hip and shoulder angles (:func:`side_angle_range`), which stays stable when
+   the whole body travels sideways (UI-PRMD m04 side lunge: the bent knee decides the side),
 5. resamples the clip to ``frames`` frames by linear interpolation (a repetition's
    duration is kept apart, as ``log`` seconds, see :attr:`Clip.duration`).
 
@@ -34,7 +37,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -78,6 +81,43 @@ def side_motion(x: np.ndarray, layout: str) -> Tuple[float, float]:
     return float(step[left].sum()), float(step[right].sum())
 
 
+#: Values of ``canonical_side`` that choose the rule deciding the active side.
+SIDE_RULES = ("motion", "angles")
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Angle in degrees between ``(..., 3)`` vectors (0 when one has zero length)."""
+    n = np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1)
+    cos = (u * v).sum(axis=-1) / np.maximum(n, 1e-9)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def side_angle_range(x: np.ndarray, layout: str) -> Tuple[float, float]:
+    """Summed range over time (degrees) of the knee, elbow, hip and shoulder angles, ``(left, right)``.
+
+    Knee: thigh vs shank; elbow: upper arm vs forearm; hip: trunk (root -> neck) vs thigh;
+    shoulder: downward trunk vs upper arm.  Needs the layout's ``<side>_{hip,knee,ankle,
+    shoulder,elbow,wrist}`` joints.
+    """
+    lay = get_layout(layout)
+    root = x[:, list(lay.root)].mean(axis=1)
+    trunk = x[:, lay.indices(lay.neck)].mean(axis=1) - root
+    out = []
+    for side in ("left", "right"):
+        try:
+            j = {n: x[:, lay.index(f"{side}_{n}")]
+                 for n in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist")}
+        except Exception as err:
+            raise SequenceError(f"layout {lay.name} lacks the limb joints the 'angles' side "
+                                f"rule needs ({err})") from None
+        angles = (_angle(j["hip"] - j["knee"], j["ankle"] - j["knee"]),
+                  _angle(j["shoulder"] - j["elbow"], j["wrist"] - j["elbow"]),
+                  _angle(trunk, j["knee"] - j["hip"]),
+                  _angle(-trunk, j["elbow"] - j["shoulder"]))
+        out.append(float(sum(a.max() - a.min() for a in angles)))
+    return out[0], out[1]
+
+
 def mirror(x: np.ndarray, layout: str) -> np.ndarray:
     """Swap left and right joints and reflect x (the body's left-right axis after alignment)."""
     out = x[:, get_layout(layout).flip_index()].copy()
@@ -86,17 +126,20 @@ def mirror(x: np.ndarray, layout: str) -> np.ndarray:
 
 
 def normalize_clip(joints: np.ndarray, layout: str, frames: int,
-                   canonical_side: bool = False) -> np.ndarray:
+                   canonical_side: Union[bool, str] = False) -> np.ndarray:
     """One repetition ``(T, V, 3)`` -> normalised ``(frames, V, 3)`` float32 (module docstring).
 
     With ``canonical_side`` the clip is mirrored when its left joints move more than its
     right ones, so a one-sided movement always works the right side, whichever side the
     person used (UI-PRMD subjects differ in the side of the hurdle step, the lunges and the
-    shoulder exercises).
+    shoulder exercises).  ``canonical_side`` is ``False``, ``True`` (= ``"motion"``) or
+    ``"angles"`` (module docstring, step 4).
 
     Raises:
-        SequenceError: fewer than 2 frames, non-finite joints, or a body of zero size.
+        SequenceError: fewer than 2 frames, non-finite joints, a body of zero size, or an
+            unknown ``canonical_side`` rule.
     """
+    rule = side_rule(canonical_side)
     lay = get_layout(layout)
     x = np.asarray(joints, dtype=np.float64)
     if x.ndim != 3 or x.shape[1] != lay.num_joints or x.shape[2] != 3:
@@ -117,11 +160,23 @@ def normalize_clip(joints: np.ndarray, layout: str, frames: int,
     if not np.isfinite(torso) or torso < 1e-6:
         raise SequenceError("cannot normalise a repetition whose torso has zero length")
     x = x / torso
-    if canonical_side:
-        left, right = side_motion(x, lay.name)
+    if rule is not None:
+        left, right = (side_motion if rule == "motion" else side_angle_range)(x, lay.name)
         if left > right:
             x = mirror(x, lay.name)
     return resample_linear(x, frames).astype(np.float32)
+
+
+def side_rule(canonical_side: Union[bool, str, None]) -> Optional[str]:
+    """The side rule of a ``canonical_side`` value: ``None`` (no mirroring), ``"motion"`` or ``"angles"``."""
+    if canonical_side is None or canonical_side is False:
+        return None
+    if canonical_side is True:
+        return "motion"
+    if isinstance(canonical_side, str) and canonical_side.lower() in SIDE_RULES:
+        return canonical_side.lower()
+    raise SequenceError(f"unknown canonical_side {canonical_side!r}; use true, false or one of "
+                        f"{', '.join(SIDE_RULES)}")
 
 
 def clip_features(pos: np.ndarray, layout: str) -> np.ndarray:
@@ -166,7 +221,7 @@ class Clip:
 def make_clip(joints: np.ndarray, layout: str, frames: int, fps: float, *, id: str,
               activity: str, subject: str, keys: Optional[np.ndarray] = None,
               correct: Optional[int] = None, score: float = float("nan"), sequence: str = "",
-              rep: int = 0, canonical_side: bool = False) -> Clip:
+              rep: int = 0, canonical_side: Union[bool, str] = False) -> Clip:
     """Normalise one repetition and wrap it with its labels.
 
     ``correct`` defaults to ``min(keys)`` when all keys are known, else -1; ``keys`` default to

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Union
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,9 @@ class QualityConfig:
     data), ``graph``, ``in_channels``, ``channels``, ``strides``, ``kernel``, ``text_mode``
     (none / shared / hierarchical), ``fusion`` (mul / add / xattn), ``text_dim`` (set from
     the encoder), ``text_hidden``, ``dropout``, ``head_hidden``, ``head_text``,
-    ``head_dropout``; ``frames`` per repetition; ``canonical_side`` (mirror every repetition
-    so its more active side is the right one, see :mod:`flag3d.tasks.quality_clips`).
+    ``head_dropout``, ``head_duration`` (log duration into the head); ``frames`` per
+    repetition; ``canonical_side`` (mirror every repetition so its more active side is the
+    right one: ``true`` / ``motion`` or ``angles``, see :mod:`flag3d.tasks.quality_clips`).
 
     Text: ``text_encoder`` (``minilm``, ``hash``, a model folder).
 
@@ -57,8 +58,9 @@ class QualityConfig:
     head_hidden: int = 64
     head_text: bool = True
     head_dropout: float = 0.2
+    head_duration: bool = True
     frames: int = 48
-    canonical_side: bool = True
+    canonical_side: Union[bool, str] = True
     # text
     text_encoder: str = "minilm"
     # data

@@ -60,7 +60,7 @@ import numpy as np
 
 from flag3d.errors import FormatError, StoreError
 from flag3d.skeleton.sequence import Sequence
-from flag3d.tasks.quality_clips import Clip, make_clip
+from flag3d.tasks.quality_clips import Clip, make_clip, side_rule
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -115,10 +115,13 @@ def m01_scores(folder: PathLike) -> Dict[str, float]:
 
 
 # ---------------------------------------------------------------------------- UI-PRMD
-def _cache_file(folder: Path, frames: int, movements: Seq[str], canonical_side: bool) -> Path:
+def _cache_file(folder: Path, frames: int, movements: Seq[str],
+                canonical_side: Union[bool, str]) -> Path:
     from flag3d.paths import cache_dir
 
-    stamp = f"{folder.resolve()}|{frames}|{','.join(movements)}|{canonical_side}|{CACHE_VERSION}"
+    rule = side_rule(canonical_side)
+    side = canonical_side if rule in (None, "motion") else rule  # old keys for False/True
+    stamp = f"{folder.resolve()}|{frames}|{','.join(movements)}|{side}|{CACHE_VERSION}"
     key = hashlib.sha256(stamp.encode()).hexdigest()[:12]
     return cache_dir() / "quality" / f"uiprmd-{key}.npz"
 
@@ -147,7 +150,7 @@ def _load_clips(path: Path) -> List[Clip]:
 
 def uiprmd_clips(folder: PathLike, frames: int = 48, movements: Optional[Iterable[str]] = None,
                  scores: Optional[PathLike] = None, cache: bool = True,
-                 canonical_side: bool = False) -> List[Clip]:
+                 canonical_side: Union[bool, str] = False) -> List[Clip]:
     """Every UI-PRMD repetition of ``movements`` (default all) as a clip, in reader order.
 
     Args:
@@ -155,7 +158,8 @@ def uiprmd_clips(folder: PathLike, frames: int = 48, movements: Optional[Iterabl
         frames: clip length after resampling.
         scores: the ``uiprmd-scores`` folder; when given, m01 clips get their score.
         cache: reuse / write the clip cache.
-        canonical_side: mirror clips so the more active side is the right one.
+        canonical_side: mirror clips so the more active side is the right one (``True`` /
+            ``"motion"`` or ``"angles"``, see :func:`flag3d.tasks.quality_clips.normalize_clip`).
     """
     root = Path(folder)
     if not root.is_dir():
@@ -222,7 +226,8 @@ def synthetic_recordings(n: int = 500, seed: int = 0, reps: Tuple[int, int] = (4
 
 
 def recording_clips(rec: Recording, frames: int, reps: Optional[np.ndarray] = None,
-                    keys: Optional[np.ndarray] = None, canonical_side: bool = False) -> List[Clip]:
+                    keys: Optional[np.ndarray] = None,
+                    canonical_side: Union[bool, str] = False) -> List[Clip]:
     """Clips of one recording's repetitions (default its ground-truth ones with their labels)."""
     from flag3d.skeleton.transforms import fill_missing
 
@@ -245,7 +250,7 @@ def recording_clips(rec: Recording, frames: int, reps: Optional[np.ndarray] = No
 
 
 def synthetic_clips(recs: Iterable[Recording], frames: int = 48,
-                    canonical_side: bool = False) -> List[Clip]:
+                    canonical_side: Union[bool, str] = False) -> List[Clip]:
     """The ground-truth repetitions of every recording as clips."""
     return [c for r in recs for c in recording_clips(r, frames, canonical_side=canonical_side)]
 

@@ -127,7 +127,7 @@ class Scorer:
         self.layout = self.model.layout
         self.frames = int(config.get("frames", 48))
         self.threshold = float(config.get("threshold", 0.5))
-        self.canonical_side = bool(config.get("canonical_side", False))
+        self.canonical_side: Union[bool, str] = config.get("canonical_side", False)
         self.texts: Dict[str, np.ndarray] = {}
         p = root / TEXTS_FILE
         if p.is_file():

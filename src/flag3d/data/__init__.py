@@ -10,11 +10,25 @@ Example:
     ['train', 'test', 'train']
 """
 
+from typing import Any
+
 from flag3d.data.splits import PROTOCOLS, protocol_split, split_by_activity, split_by_subject
-from flag3d.data.store import Store
-from flag3d.data.validate import ValidationReport
 
 __all__ = [
     "PROTOCOLS", "Store", "ValidationReport", "protocol_split", "split_by_activity",
     "split_by_subject",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The store pulls in pyarrow (~0.5 s); import it only when it is used, so the analysis
+    # and `flag3d count` do not pay for it.
+    if name == "Store":
+        from flag3d.data.store import Store
+
+        return Store
+    if name == "ValidationReport":
+        from flag3d.data.validate import ValidationReport
+
+        return ValidationReport
+    raise AttributeError(f"module 'flag3d.data' has no attribute {name!r}")

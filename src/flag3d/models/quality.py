@@ -109,3 +109,12 @@ def scorer_from_config(cfg: Dict[str, Any]) -> QualityScorer:
     """Build the scorer from a (saved) config dict; unknown keys are ignored."""
     return QualityScorer(**{k: (tuple(v) if isinstance(v, list) else v)
                             for k, v in cfg.items() if k in MODEL_KEYS})
+
+
+def score_batch(model: "QualityScorer", x: torch.Tensor, text: torch.Tensor,
+                duration: torch.Tensor) -> torch.Tensor:
+    """Logits ``(N, 3)`` of ``N`` clips against their three standards."""
+    n, k = x.shape[0], text.shape[1]
+    logits = model(x.repeat_interleave(k, 0), text.reshape(n * k, -1),
+                   duration.repeat_interleave(k, 0))
+    return logits.view(n, k)

@@ -149,7 +149,7 @@ class Scorer:
     def probabilities(self, clips: Seq[Any], batch: int = 64) -> np.ndarray:
         """``(n, 3)`` probabilities for :class:`~flag3d.tasks.quality_clips.Clip` s."""
         from flag3d.tasks.quality_clips import clip_features
-        from flag3d.tasks.quality_module import score_batch
+        from flag3d.models.quality import score_batch
 
         torch = self._torch
         out = []

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from flag3d.models.quality import QualityScorer
+from flag3d.models.quality import QualityScorer, score_batch  # noqa: F401  (re-exported)
 from flag3d.tasks.quality_clips import Clip, clip_features, resample_linear
 from flag3d.tasks.quality_data import text_key
 
@@ -113,15 +113,6 @@ class ClipDataset(Dataset):
                 "keys": torch.from_numpy(c.keys.astype(np.int64)),
                 "correct": torch.tensor(c.correct, dtype=torch.int64),
                 "duration": torch.tensor(dur, dtype=torch.float32)}
-
-
-def score_batch(model: QualityScorer, x: torch.Tensor, text: torch.Tensor,
-                duration: torch.Tensor) -> torch.Tensor:
-    """Logits ``(N, 3)`` of ``N`` clips against their three standards."""
-    n, k = x.shape[0], text.shape[1]
-    logits = model(x.repeat_interleave(k, 0), text.reshape(n * k, -1),
-                   duration.repeat_interleave(k, 0))
-    return logits.view(n, k)
 
 
 def decision_metrics(prob: np.ndarray, keys: np.ndarray, correct: np.ndarray,

@@ -139,6 +139,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best is reported)")
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic input")
     ap.add_argument("--skip-video", action="store_true", help="only the synthetic input")
+    ap.add_argument("--cold", type=int, default=3, help="fresh-process `flag3d analyze` runs per input")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "analyze.json"))
     args = ap.parse_args(argv)
 
@@ -177,6 +178,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                 runs.setdefault(name, []).append(row)
                 print(f"round {r + 1}/{args.rounds} {name}: total {row['total']:.2f} s, "
                       f"count {row['count']}", file=sys.stderr)
+        # a user's command: a fresh process each time (start-up, imports, model loading)
+        cold: Dict[str, List[float]] = {}
+        if args.cold > 0:
+            import shutil
+            import subprocess
+
+            exe = shutil.which("flag3d") or str(Path(sys.executable).with_name("flag3d"))
+            for r in range(args.cold):
+                for name, path in inputs:
+                    t0 = time.perf_counter()
+                    subprocess.run([exe, "analyze", str(path), "--out", str(folder / f"cold{r}"),
+                                    "--no-progress"], check=True, capture_output=True)
+                    cold.setdefault(name, []).append(round(time.perf_counter() - t0, 3))
+                    print(f"cold {r + 1}/{args.cold} {name}: {cold[name][-1]:.2f} s", file=sys.stderr)
     load_after = [round(x, 2) for x in os.getloadavg()]
 
     summary: Dict[str, Dict[str, Any]] = {}
@@ -186,18 +201,24 @@ def main(argv: Optional[List[str]] = None) -> int:
                          "duration_s": rows[-1]["duration_s"]}
         if SYNTH in name:
             summary[name]["truth_count"] = synth_truth
+        if name in cold:
+            summary[name]["cold_cli_seconds"] = cold[name]
     print(table(summary))
     print(f"load average before {load_before}, after {load_after}; torch threads 2; best of "
           f"{args.rounds} interleaved rounds after one warm-up run")
     for name, s in summary.items():
         truth = f" (generated: {s['truth_count']})" if "truth_count" in s else ""
         print(f"{name}: count {s['count']}{truth}; methods {s['methods']}")
+        if "cold_cli_seconds" in s:
+            print(f"{name}: `flag3d analyze` in a fresh process: {s['cold_cli_seconds']} s "
+                  f"(best {min(s['cold_cli_seconds']):.2f}, median {sorted(s['cold_cli_seconds'])[len(s['cold_cli_seconds']) // 2]:.2f})")
     result = {
         "benchmark": "analyze", "machine": machine(), "load_average_before": load_before,
         "load_average_after": load_after,
         "parameters": {"rounds": args.rounds, "synthetic_seconds": args.seconds,
                        "synthetic_activity": "A049 (sumo squat), 30 fps, flag3d24, seed 1",
-                       "torch_threads": 2, "warmup_runs": 1, "reported": "min over rounds"},
+                       "torch_threads": 2, "warmup_runs": 1, "reported": "min over rounds",
+                       "cold_runs": args.cold},
         "inputs": summary, "notes": notes,
         "command": "python benchmarks/analyze.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

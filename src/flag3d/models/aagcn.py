@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from flag3d.models.layers import (
+    ResidualBlock,
     ConvBN,
     DataBN,
     TemporalConv,
@@ -150,7 +151,7 @@ class AdaptiveGraphConv(nn.Module):
         return self._attend(z) if self.attention else z
 
 
-class AAGCNBlock(nn.Module):
+class AAGCNBlock(ResidualBlock):
     """``relu(tcn(gcn(x)) + residual(x))`` with the adaptive graph unit."""
 
     def __init__(self, in_channels: int, out_channels: int, A: torch.Tensor, stride: int = 1,
@@ -160,18 +161,7 @@ class AAGCNBlock(nn.Module):
         self.gcn = AdaptiveGraphConv(in_channels, out_channels, A, adaptive=adaptive,
                                      attention=attention)
         self.tcn = TemporalConv(out_channels, out_channels, 9, stride=stride, dropout=dropout)
-        self.residual: Optional[nn.Module] = None
-        self.identity_res = residual and in_channels == out_channels and stride == 1
-        if residual and not self.identity_res:
-            self.residual = TemporalConv(in_channels, out_channels, 1, stride=stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.tcn(self.gcn(x))
-        if self.identity_res:
-            y = add_(y, x)
-        elif self.residual is not None:
-            y = add_(y, self.residual(x))
-        return relu_(y)
+        self.set_residual(in_channels, out_channels, stride, residual)
 
 
 class AAGCN(nn.Module):

@@ -30,10 +30,10 @@ import torch
 from torch import nn
 
 from flag3d.models.layers import (
+    ResidualBlock,
     ConvBN,
     DataBN,
     MultiScaleTCN,
-    TemporalConv,
     add_,
     bn_scale_shift,
     graph_tensor,
@@ -119,7 +119,7 @@ class ChannelTopologyGraphConv(nn.Module):
         return relu_(z)
 
 
-class CTRGCNBlock(nn.Module):
+class CTRGCNBlock(ResidualBlock):
     """``relu(mstcn(ctrgc(x)) + residual(x))``."""
 
     def __init__(self, in_channels: int, out_channels: int, A: torch.Tensor, stride: int = 1,
@@ -129,18 +129,7 @@ class CTRGCNBlock(nn.Module):
         self.gcn = ChannelTopologyGraphConv(in_channels, out_channels, A)
         self.tcn = MultiScaleTCN(out_channels, out_channels, kernel, stride=stride,
                                  dilations=dilations, residual=False, dropout=dropout)
-        self.residual: Optional[nn.Module] = None
-        self.identity_res = residual and in_channels == out_channels and stride == 1
-        if residual and not self.identity_res:
-            self.residual = TemporalConv(in_channels, out_channels, 1, stride=stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.tcn(self.gcn(x))
-        if self.identity_res:
-            y = add_(y, x)
-        elif self.residual is not None:
-            y = add_(y, self.residual(x))
-        return relu_(y)
+        self.set_residual(in_channels, out_channels, stride, residual)
 
 
 class CTRGCN(nn.Module):

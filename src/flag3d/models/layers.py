@@ -293,6 +293,33 @@ def relu_(a: torch.Tensor) -> torch.Tensor:
     return a.relu_()
 
 
+class ResidualBlock(nn.Module):
+    """Base of the GCN blocks: ``relu(tcn(gcn(x)) + residual(x))``.
+
+    A subclass sets ``self.gcn`` and ``self.tcn`` and calls :meth:`set_residual`; the residual
+    is the identity when the shape is kept, else a strided 1x1 temporal conv + BN.
+    """
+
+    gcn: nn.Module
+    tcn: nn.Module
+
+    def set_residual(self, in_channels: int, out_channels: int, stride: int,
+                     residual: bool) -> None:
+        """Choose the residual branch (none, identity, or a 1x1 conv with ``stride``)."""
+        self.residual: Optional[nn.Module] = None
+        self.identity_res = residual and in_channels == out_channels and stride == 1
+        if residual and not self.identity_res:
+            self.residual = TemporalConv(in_channels, out_channels, 1, stride=stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.tcn(self.gcn(x))
+        if self.identity_res:
+            y = add_(y, x)
+        elif self.residual is not None:
+            y = add_(y, self.residual(x))
+        return relu_(y)
+
+
 class MultiScaleTCN(nn.Module):
     """Multi-branch temporal convolution (CTR-GCN / MS-G3D ``MSTCN``).
 

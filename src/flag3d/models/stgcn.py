@@ -26,17 +26,16 @@ import torch
 from torch import nn
 
 from flag3d.models.layers import (
+    ResidualBlock,
     DataBN,
     GraphConv,
     TemporalConv,
-    add_,
     graph_tensor,
-    relu_,
     stage_channels,
 )
 
 
-class STGCNBlock(nn.Module):
+class STGCNBlock(ResidualBlock):
     """``relu(tcn(gcn(x)) + residual(x))``.
 
     Args:
@@ -58,21 +57,7 @@ class STGCNBlock(nn.Module):
                              with_res=gcn_with_res)
         self.tcn = TemporalConv(out_channels, out_channels, kernel, stride=stride,
                                 dropout=dropout)
-        self.residual: Optional[nn.Module] = None
-        self.identity_res = False
-        if residual:
-            if in_channels == out_channels and stride == 1:
-                self.identity_res = True
-            else:
-                self.residual = TemporalConv(in_channels, out_channels, 1, stride=stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.tcn(self.gcn(x))
-        if self.identity_res:
-            y = add_(y, x)
-        elif self.residual is not None:
-            y = add_(y, self.residual(x))
-        return relu_(y)
+        self.set_residual(in_channels, out_channels, stride, residual)
 
 
 class STGCN(nn.Module):

@@ -34,7 +34,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -44,12 +44,11 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
 
-from flag3d.config import config_from_dict, config_to_dict
+from flag3d.config import config_to_dict
 from flag3d.data.recognition import (
     DataSpec, RecognitionDataset, SampleSet, class_names, encode_labels, load_sets,
 )
-from flag3d.data.recognition_pipeline import Pipeline
-from flag3d.errors import Flag3dError, LayoutError
+from flag3d.errors import LayoutError
 from flag3d.tasks.fusion import save_scores
 from flag3d.tasks.recognition_config import (  # noqa: F401  (re-exported)
     RecognitionConfig, _loader, build_model, clip_scores, load_trained, predict_scores,

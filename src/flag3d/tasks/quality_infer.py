@@ -38,7 +38,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence as Seq, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Sequence as Seq, Tuple, Union
 
 import numpy as np
 
@@ -146,37 +146,37 @@ class Scorer:
             self.texts.update(standard_texts([activity], enc))
         return np.stack([self.texts[k] for k in keys])
 
+    def _batches(self, clips: Seq[Any], batch: int) -> Iterator[Tuple[Any, Any, Any, int]]:
+        """``(x, text, duration, n)`` tensors for consecutive batches of ``clips``."""
+        from flag3d.tasks.quality_clips import clip_features
+
+        torch = self._torch
+        for s in range(0, len(clips), batch):
+            part = clips[s:s + batch]
+            x = torch.from_numpy(np.stack([clip_features(c.pos, self.layout) for c in part]))
+            text = torch.from_numpy(np.stack([self.text_for(c.activity) for c in part]))
+            dur = torch.tensor([c.duration for c in part], dtype=torch.float32)
+            yield x, text, dur, len(part)
+
     def probabilities(self, clips: Seq[Any], batch: int = 64) -> np.ndarray:
         """``(n, 3)`` probabilities for :class:`~flag3d.tasks.quality_clips.Clip` s."""
-        from flag3d.tasks.quality_clips import clip_features
         from flag3d.models.quality import score_batch
 
         torch = self._torch
-        out = []
         with torch.no_grad():
-            for s in range(0, len(clips), batch):
-                part = clips[s:s + batch]
-                x = torch.from_numpy(np.stack([clip_features(c.pos, self.layout) for c in part]))
-                text = torch.from_numpy(np.stack([self.text_for(c.activity) for c in part]))
-                dur = torch.tensor([c.duration for c in part], dtype=torch.float32)
-                out.append(torch.sigmoid(score_batch(self.model, x, text, dur)).numpy())
+            out = [torch.sigmoid(score_batch(self.model, x, text, dur)).numpy()
+                   for x, text, dur, _ in self._batches(clips, batch)]
         return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.float32)
 
     def features(self, clips: Seq[Any], batch: int = 64) -> np.ndarray:
         """``(n, 3 * width)``: the head's input for each clip and standard, concatenated."""
-        from flag3d.tasks.quality_clips import clip_features
-
         torch = self._torch
         out = []
         with torch.no_grad():
-            for s in range(0, len(clips), batch):
-                part = clips[s:s + batch]
-                x = torch.from_numpy(np.stack([clip_features(c.pos, self.layout) for c in part]))
-                text = torch.from_numpy(np.stack([self.text_for(c.activity) for c in part]))
-                dur = torch.tensor([c.duration for c in part], dtype=torch.float32)
-                f = self.model.features(x.repeat_interleave(3, 0), text.reshape(3 * len(part), -1),
+            for x, text, dur, n in self._batches(clips, batch):
+                f = self.model.features(x.repeat_interleave(3, 0), text.reshape(3 * n, -1),
                                         dur.repeat_interleave(3, 0))
-                out.append(f.reshape(len(part), -1).numpy())
+                out.append(f.reshape(n, -1).numpy())
         return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
     def text_points(self, activity: str) -> np.ndarray:

@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -70,16 +69,6 @@ def text_table(cfg: CountingConfig) -> Tuple[Dict[str, np.ndarray], int]:
     ids = [a.id for a in activities("flag3d")] + [a.id for a in activities("uiprmd")]
     vecs = encode_activities(ids, cfg.text_level, enc)
     return {i: v.astype(np.float32) for i, v in zip(ids, vecs)}, int(enc.dim)
-
-
-def save_texts(folder: PathLike, texts: Dict[str, np.ndarray]) -> None:
-    """Write the activity embeddings beside a checkpoint (``texts.safetensors``)."""
-    if not texts:
-        return
-    from safetensors.numpy import save_file
-
-    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in texts.items()},
-              str(Path(folder) / TEXTS_FILE))
 
 
 # --------------------------------------------------------------------------- data
@@ -167,10 +156,9 @@ def train(config: Union[CountingConfig, PathLike, None] = None, opts: Any = None
     from lightning.pytorch.callbacks import Callback, Timer
     from torch.utils.data import DataLoader
 
-    from flag3d.config import config_to_dict, save_config
     from flag3d.data.counting_dataset import Augment, CountingWindows
     from flag3d.tasks.counting_module import CountingModule
-    from flag3d.tasks.trainer import TrainOptions, make_trainer, resume_path
+    from flag3d.tasks.trainer import TrainOptions, fit_and_export
 
     cfg = _resolve(config, overrides)
     if cfg.threads > 0:
@@ -210,25 +198,7 @@ def train(config: Union[CountingConfig, PathLike, None] = None, opts: Any = None
     info = {"task": "counting", "train_sequences": len(train_items),
             "val_sequences": len(val_items), "train_sources": list(cfg.train_sources),
             "text_encoder": cfg.text_encoder, "text_level": cfg.text_level}
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.json")
-    trainer = make_trainer(opts, config_to_dict(cfg), info)
-    t0 = time.time()
-    torch.manual_seed(cfg.seed)
-    trainer.fit(module, loader, val_loader, ckpt_path=resume_path(opts))
-    best = out / "best"
-    save_texts(best, texts)
-    _note_time(best, time.time() - t0)
-    return best
-
-
-def _note_time(folder: Path, seconds: float) -> None:
-    p = folder / "info.json"
-    if p.is_file():
-        info = json.loads(p.read_text(encoding="utf-8"))
-        info["train_seconds"] = round(seconds, 1)
-        p.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return fit_and_export(opts, cfg, info, module, loader, val_loader, seed=cfg.seed, texts=texts)
 
 
 # ----------------------------------------------------------------------- evaluate

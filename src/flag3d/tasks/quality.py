@@ -125,13 +125,12 @@ def train(config: Union[QualityConfig, PathLike, None] = None, opts: Any = None,
     """
     import torch
     from lightning.pytorch.callbacks import Timer
-    from safetensors.numpy import save_file
     from torch.utils.data import DataLoader
 
-    from flag3d.config import config_to_dict, save_config
     from flag3d.models.quality import scorer_from_config
     from flag3d.tasks.quality_module import ClipDataset, QualityModule
-    from flag3d.tasks.trainer import TrainOptions, make_trainer, resume_path
+    from flag3d.config import config_to_dict
+    from flag3d.tasks.trainer import TrainOptions, fit_and_export
 
     cfg = _resolve(config, overrides)
     torch.set_num_threads(max(1, cfg.threads))
@@ -165,22 +164,7 @@ def train(config: Union[QualityConfig, PathLike, None] = None, opts: Any = None,
     info = {"task": "quality", "data": cfg.data, "split": d.get("split"),
             "train_repetitions": len(train_clips), "val_repetitions": len(val_clips),
             "text_encoder": cfg.text_encoder}
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.json")
-    trainer = make_trainer(opts, config_to_dict(cfg), info)
-    t0 = time.time()
-    torch.manual_seed(cfg.seed)
-    trainer.fit(module, loader, val_loader, ckpt_path=resume_path(opts))
-    best = out / "best"
-    best.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v) for k, v in texts.items()}, str(best / "texts.safetensors"))
-    p = best / "info.json"
-    if p.is_file():
-        meta = json.loads(p.read_text(encoding="utf-8"))
-        meta["train_seconds"] = round(time.time() - t0, 1)
-        p.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return best
+    return fit_and_export(opts, cfg, info, module, loader, val_loader, seed=cfg.seed, texts=texts)
 
 
 # -------------------------------------------------------------------------- evaluate

@@ -150,3 +150,41 @@ def resume_path(opts: TrainOptions) -> Optional[str]:
     """``<out>/last.ckpt`` when resuming and it exists (our own file from an earlier run)."""
     ckpt = Path(opts.out) / "last.ckpt"
     return str(ckpt) if opts.resume and ckpt.is_file() else None
+
+
+def fit_and_export(opts: TrainOptions, config: Any, info: Dict[str, Any], module: Any,
+                   loader: Any, val_loader: Any = None, seed: int = 0,
+                   texts: Optional[Dict[str, Any]] = None) -> Path:
+    """Save the config, fit (resuming when asked), and finish ``<out>/best``.
+
+    The shared tail of the task trainers: ``config.json`` in the run folder, a seeded
+    :meth:`lightning.Trainer.fit`, the text embeddings beside the exported weights
+    (``best/texts.safetensors``, when given) and the wall time in ``best/info.json``.
+    Returns the ``best`` folder.
+    """
+    import json
+    import time
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from flag3d.config import config_to_dict, save_config
+
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.json")
+    trainer = make_trainer(opts, config_to_dict(config), info)
+    t0 = time.time()
+    torch.manual_seed(seed)
+    trainer.fit(module, loader, val_loader, ckpt_path=resume_path(opts))
+    best = out / "best"
+    best.mkdir(parents=True, exist_ok=True)
+    if texts:
+        save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in texts.items()},
+                  str(best / "texts.safetensors"))
+    p = best / "info.json"
+    if p.is_file():
+        meta = json.loads(p.read_text(encoding="utf-8"))
+        meta["train_seconds"] = round(time.time() - t0, 1)
+        p.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return best

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from flag3d.models.layers import (
+    BlockBackbone,
     ResidualBlock,
     ConvBN,
     DataBN,
@@ -164,7 +165,7 @@ class AAGCNBlock(ResidualBlock):
         self.set_residual(in_channels, out_channels, stride, residual)
 
 
-class AAGCN(nn.Module):
+class AAGCN(BlockBackbone):
     """The AAGCN backbone: ``(N, M, T, V, C)`` -> features ``(N, M, C', T', V)``.
 
     Args:
@@ -199,10 +200,3 @@ class AAGCN(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.out_channels = c_in
         self.num_joints = int(A.shape[-1])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[:2]
-        y = self.data_bn(x)
-        for block in self.blocks:
-            y = block(y)
-        return y.reshape((n, m) + tuple(y.shape[1:]))

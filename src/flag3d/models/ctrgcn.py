@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from flag3d.models.layers import (
+    BlockBackbone,
     ResidualBlock,
     ConvBN,
     DataBN,
@@ -132,7 +133,7 @@ class CTRGCNBlock(ResidualBlock):
         self.set_residual(in_channels, out_channels, stride, residual)
 
 
-class CTRGCN(nn.Module):
+class CTRGCN(BlockBackbone):
     """The CTR-GCN backbone: ``(N, M, T, V, C)`` -> features ``(N, M, C', T', V)``.
 
     Args:
@@ -144,6 +145,8 @@ class CTRGCN(nn.Module):
         kernel, dilations: the multi-scale temporal convolution.
         dropout: temporal dropout (not in the first block).
     """
+
+    contiguous_input = True  # CTR-GCN runs in (N, C, T, V) order
 
     def __init__(self, layout: str, in_channels: int = 3, num_persons: int = 1,
                  graph_mode: str = "spatial", base_channels: int = 64, num_stages: int = 10,
@@ -165,10 +168,3 @@ class CTRGCN(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.out_channels = c_in
         self.num_joints = int(A.shape[-1])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[:2]
-        y = self.data_bn(x).contiguous()  # CTR-GCN runs in (N, C, T, V) order
-        for block in self.blocks:
-            y = block(y)
-        return y.reshape((n, m) + tuple(y.shape[1:]))

@@ -320,6 +320,28 @@ class ResidualBlock(nn.Module):
         return relu_(y)
 
 
+class BlockBackbone(nn.Module):
+    """Base of the block-stack backbones: ``data_bn`` then ``blocks`` in order.
+
+    ``(N, M, T, V, C)`` in, features ``(N, M, C', T', V)`` out.  A subclass sets
+    ``self.data_bn`` and ``self.blocks``; ``contiguous_input`` makes the normalised input
+    contiguous first (CTR-GCN runs in ``(N, C, T, V)`` order).
+    """
+
+    data_bn: nn.Module
+    blocks: nn.ModuleList
+    contiguous_input = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, m = x.shape[:2]
+        y = self.data_bn(x)
+        if self.contiguous_input:
+            y = y.contiguous()
+        for block in self.blocks:
+            y = block(y)
+        return y.reshape((n, m) + tuple(y.shape[1:]))
+
+
 class MultiScaleTCN(nn.Module):
     """Multi-branch temporal convolution (CTR-GCN / MS-G3D ``MSTCN``).
 

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from flag3d.models.layers import (
+    BlockBackbone,
     ResidualBlock,
     DataBN,
     GraphConv,
@@ -60,7 +61,7 @@ class STGCNBlock(ResidualBlock):
         self.set_residual(in_channels, out_channels, stride, residual)
 
 
-class STGCN(nn.Module):
+class STGCN(BlockBackbone):
     """The ST-GCN backbone: ``(N, M, T, V, C)`` -> features ``(N, M, C', T', V)``.
 
     Args:
@@ -101,10 +102,3 @@ class STGCN(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.out_channels = c_in
         self.num_joints = int(A.shape[-1])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[:2]
-        y = self.data_bn(x)
-        for block in self.blocks:
-            y = block(y)
-        return y.reshape((n, m) + tuple(y.shape[1:]))

@@ -4,6 +4,8 @@ Uses the shipped recogniser ``flag3d/weights/recognition-activity/`` (trained by
 recognition task, see its MODEL_CARD.md), or a checkpoint folder given explicitly.  The
 recording goes through exactly the recogniser's own test pipeline (conversion to its
 layout, normalisation, deterministic multi-clip sampling; scores averaged over clips).
+An ST-GCN recogniser (the shipped one) runs in numpy
+(:mod:`flag3d.models.recognition_numpy`, no torch import); other backbones run in torch.
 
 Example:
     >>> from flag3d.analysis.recognize import shipped_recognizer
@@ -33,27 +35,46 @@ def shipped_recognizer() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load(folder: str, stamp: int) -> Tuple[Any, Any, Dict[str, Any]]:
-    from flag3d.tasks.recognition_config import load_trained
+def _load(folder: str, stamp: int, engine: str) -> Tuple[Any, Any, Dict[str, Any], str]:
+    """``(model, config, info, engine used)``; ``engine="auto"``: numpy when it can."""
+    from flag3d.config import config_from_dict
+    from flag3d.models.checkpoint import load_checkpoint_arrays
+    from flag3d.models.recognition_numpy import NumpySTGCN, supports
+    from flag3d.tasks.recognition_config import RecognitionConfig, load_trained
 
-    return load_trained(folder)
+    if engine not in ("auto", "numpy", "torch"):
+        raise ValueError(f"engine must be auto, numpy or torch, got {engine!r}")
+    if engine != "torch":
+        state, config, info = load_checkpoint_arrays(folder)
+        cfg = config_from_dict(RecognitionConfig, config, (), source=Path(folder) / "config.json")
+        if supports(cfg.backbone, cfg.backbone_args) and {"layout", "in_channels", "classes"} <= set(info):
+            try:
+                model = NumpySTGCN(state, info["layout"], int(info["in_channels"]), cfg.backbone_args)
+            except KeyError as err:
+                raise FormatError(f"weights do not fit the recogniser: {err} missing",
+                                  path=folder) from None
+            return model, cfg, info, "numpy"
+        if engine == "numpy":
+            raise FormatError(f"the numpy engine runs ST-GCN only, not {cfg.backbone}", path=folder)
+    model, cfg, info = load_trained(folder)
+    return model, cfg, info, "torch"
 
 
 def recognize(seq: Sequence, checkpoint: Optional[PathLike] = None,
-              top: int = 3) -> Tuple[List[Dict[str, Any]], str]:
-    """``(top-k [{"id", "name", "probability"}], recogniser name)`` for one recording."""
+              top: int = 3, engine: str = "auto") -> Tuple[List[Dict[str, Any]], str]:
+    """``(top-k [{"id", "name", "probability"}], recogniser name)`` for one recording.
+
+    ``engine``: ``"auto"`` (numpy for ST-GCN, else torch), ``"numpy"`` or ``"torch"``.
+    """
     folder = Path(checkpoint) if checkpoint is not None else shipped_recognizer()
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise FormatError("no activity recogniser installed", path=folder)
-    import torch
-
     from flag3d.data.recognition import RecognitionDataset, SampleSet
     from flag3d.skeleton.convert import convert
     from flag3d.taxonomy import get_activity
-    from flag3d.tasks.recognition_config import predict_scores
 
-    model, cfg, info = _load(str(folder.resolve()), weights.stat().st_mtime_ns)
+    model, cfg, info, used = _load(str(folder.resolve()), weights.stat().st_mtime_ns, engine)
     one = seq.person(0) if seq.has_persons else seq
     # Already in the model's layout (e.g. flag3d24 from a video): use it as is; otherwise go
     # through the layout the model was trained from, exactly as its test pipeline does.
@@ -62,8 +83,15 @@ def recognize(seq: Sequence, checkpoint: Optional[PathLike] = None,
     samples = SampleSet.from_sequences([one], "analyze")
     pipeline = cfg.test_pipeline(samples.dims, info["layout"], cfg.num_clips)
     ds = RecognitionDataset(samples.converted(info["layout"]), np.zeros(1, int), pipeline)
-    with torch.inference_mode():
-        scores = predict_scores(model, ds, cfg, batch_size=1)[0]
+    if used == "numpy":
+        scores = model.clip_scores(np.asarray(ds[0]["x"], dtype=np.float32)[None])[0]
+    else:
+        import torch
+
+        from flag3d.tasks.recognition_config import predict_scores
+
+        with torch.inference_mode():
+            scores = predict_scores(model, ds, cfg, batch_size=1)[0]
     classes = list(info["classes"])
     order = np.argsort(-scores)[:top]
     out = []

@@ -22,13 +22,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 
-import torch
-from safetensors.torch import load_file, save_file
+import numpy as np
 
 from flag3d import __version__
 from flag3d.errors import FormatError
+
+if TYPE_CHECKING:  # torch is imported only where a torch checkpoint is made or loaded
+    import torch
 
 PathLike = Union[str, "os.PathLike[str]"]
 CHECKPOINT_FILES = ("model.safetensors", "config.json", "info.json")
@@ -43,6 +45,8 @@ def _write_json(path: Path, data: Dict[str, Any]) -> None:
 def save_checkpoint(folder: PathLike, model: torch.nn.Module, config: Dict[str, Any],
                     info: Optional[Dict[str, Any]] = None) -> Path:
     """Write ``model``'s weights, its ``config`` and ``info`` into ``folder`` (created)."""
+    from safetensors.torch import save_file
+
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -57,8 +61,21 @@ def save_checkpoint(folder: PathLike, model: torch.nn.Module, config: Dict[str, 
     return root
 
 
-def load_checkpoint(folder: PathLike) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any], Dict[str, Any]]:
+def load_checkpoint(folder: PathLike) -> Tuple[Dict[str, "torch.Tensor"], Dict[str, Any], Dict[str, Any]]:
     """Read ``(state_dict, config, info)`` from a checkpoint folder (no pickle involved)."""
+    from safetensors.torch import load_file
+
+    return _read(folder, load_file)
+
+
+def load_checkpoint_arrays(folder: PathLike) -> Tuple[Dict[str, np.ndarray], Dict[str, Any], Dict[str, Any]]:
+    """:func:`load_checkpoint` with numpy arrays, without importing torch (the numpy engines)."""
+    from safetensors.numpy import load_file
+
+    return _read(folder, load_file)
+
+
+def _read(folder: PathLike, load_file: Any) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
     root = Path(folder)
     if not root.is_dir():
         raise FormatError("checkpoint folder not found", path=root)

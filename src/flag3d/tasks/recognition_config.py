@@ -15,15 +15,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
-import torch
 
 from flag3d.config import config_from_dict
 from flag3d.data.recognition import RecognitionDataset
 from flag3d.data.recognition_pipeline import Pipeline
 from flag3d.errors import Flag3dError
+
+if TYPE_CHECKING:  # torch is imported by the functions that run the torch model
+    import torch
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -130,6 +132,8 @@ def build_model(cfg: RecognitionConfig, num_classes: int, layout: str, in_channe
 
 def clip_scores(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Softmax scores ``(N, C)`` averaged over the clips of ``x`` ``(N, K, M, T, V, C)``."""
+    import torch
+
     n, k = x.shape[:2]
     logits = model(x.flatten(0, 1))
     return torch.softmax(logits.float(), dim=-1).view(n, k, -1).mean(dim=1)
@@ -162,6 +166,8 @@ def load_trained(checkpoint: PathLike, overrides: Tuple[str, ...] = ()) -> Tuple
 def predict_scores(model: Any, ds: RecognitionDataset, cfg: RecognitionConfig,
                    batch_size: Optional[int] = None, progress: bool = False) -> np.ndarray:
     """Clip-averaged softmax scores ``(N, C)`` of every sample of ``ds`` (deterministic)."""
+    import torch
+
     loader = _loader(ds, cfg, False, batch_size)
     out = []
     it = loader

@@ -10,12 +10,20 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import List, Optional
 
-import typer
+# numpy's OpenBLAS starts one thread per core and spins them; next to MediaPipe, a second
+# analysis or a training run on a 2-core machine that made the numpy recogniser 60-100x
+# slower (15 s instead of 0.15 s for one recording).  The command line's numpy work is
+# small matrices, so one BLAS thread; set OPENBLAS_NUM_THREADS yourself to override.
+# (Set before numpy is imported; the torch paths set their own threads.)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from flag3d.errors import Flag3dError
+import typer  # noqa: E402
+
+from flag3d.errors import Flag3dError  # noqa: E402
 
 app = typer.Typer(
     name="flag3d",

@@ -20,7 +20,8 @@ Usage (about an hour on 2 busy cores; ``--quick`` for a smoke run)::
     .venv/bin/python benchmarks/quality.py --uiprmd runs/quality-uiprmd/best \
         --synthetic runs/quality-synthetic/best
 
-Prints the tables and writes ``benchmarks/results/quality.json``.  ``torch`` runs with
+Prints the tables and writes ``benchmarks/results/quality.json``; a run of some parts keeps
+the other parts already in that file (each part records its own machine and load).  ``torch`` runs with
 ``--threads`` (default 2) threads.
 """
 
@@ -266,7 +267,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     from flag3d.tasks.quality import as_json
 
-    args.out.write_text(as_json(res) + "\n", encoding="utf-8")
+    merged: Dict[str, Any] = {}
+    if args.out.is_file():
+        try:
+            merged = json.loads(args.out.read_text(encoding="utf-8"))
+        except ValueError:
+            merged = {}
+    for name in ("synthetic", "uiprmd"):  # each part keeps the parameters it ran with
+        if name in res:
+            res[name]["parameters"] = res["parameters"]
+            res[name]["machine"] = res["machine"]
+            res[name]["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    merged.update(res)
+    args.out.write_text(as_json(merged) + "\n", encoding="utf-8")
     print(f"\nwrote {args.out}")
     return 0
 

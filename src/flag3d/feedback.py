@@ -4,7 +4,8 @@
 structured data (dataclasses, ``to_dict()`` for JSON) that the analysis report shows:
 
 * for every repetition (:class:`RepetitionFeedback`): its time span, every standard's
-  probability of being met, the standards it **failed** (probability below the threshold),
+  probability of being met, the standards it **failed** (probability below the threshold,
+  the checkpoint's per-standard one when it has them),
   worst first, and **one** short corrective tip - the taxonomy tip of its worst failed
   standard;
 * for every failed standard (:class:`StandardCheck`): the standard's sentence, the body part,
@@ -40,10 +41,11 @@ Example:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from flag3d.metrics.quality import standard_thresholds
 from flag3d.skeleton.layouts import get_layout
 from flag3d.taxonomy import get_activity
 
@@ -93,7 +95,7 @@ class Feedback:
     reason: Optional[str]
     score: Optional[float]
     score_soft: Optional[float]
-    threshold: float
+    threshold: Union[float, List[float]]
     repetitions: List[RepetitionFeedback]
     failure_counts: Dict[str, int]
     summary_tip: Optional[str]
@@ -127,7 +129,10 @@ def build_feedback(result: Any, layout: Optional[str] = None) -> Feedback:
     lay = layout or act.layout
     points = getattr(result, "text_points", None)
     src = "taxonomy+text-point attention" if points is not None else "taxonomy"
-    thr = float(result.threshold)
+    thr_in = result.threshold
+    thr_std = standard_thresholds(thr_in, len(act.standards))
+    thr: Union[float, List[float]] = (float(thr_in) if np.ndim(thr_in) == 0
+                                      else [float(v) for v in thr_std])
     reps: List[RepetitionFeedback] = []
     counts = {s.key: 0 for s in act.standards}
     fps = float(getattr(result, "fps", 30.0)) or 30.0
@@ -137,7 +142,7 @@ def build_feedback(result: Any, layout: Optional[str] = None) -> Feedback:
             p = float(result.probabilities[i, j])
             checks.append(StandardCheck(
                 key=s.key, index=j, text=s.text, body_part=s.body_part, joints=list(s.joints),
-                mistake=s.mistake, tip=s.tip, probability=round(p, 4), met=p >= thr,
+                mistake=s.mistake, tip=s.tip, probability=round(p, 4), met=bool(p >= thr_std[j]),
                 attention_joints=_attention(points, j, lay), joints_source=src))
         failed = sorted([c for c in checks if not c.met], key=lambda c: c.probability)
         for c in failed:

@@ -263,8 +263,9 @@ def _quality(seq: Sequence, activity: Optional[str], reps: List[tuple],
         reps_out.append({
             "index": i, "start_s": _seconds(seq, a), "end_s": _seconds(seq, b),
             "ok": bool(rep.get("ok")),
-            "standards": [{"key": k, "probability": round(float(p), 4), "met": bool(p >= res.threshold)}
-                          for k, p in zip(res.standards, res.probabilities[i])],
+            "standards": [{"key": c["key"], "probability": round(float(c["probability"]), 4),
+                           "met": bool(c["met"])}  # the checkpoint's (per-standard) threshold
+                          for c in rep.get("checks", [])],
             "failed": [{k: c.get(k) for k in ("key", "text", "body_part", "joints", "mistake")}
                        for c in rep.get("failed", [])],
             "tip": rep.get("tip"),

@@ -1,4 +1,4 @@
-"""``flag3d assess``, ``flag3d train quality`` and ``flag3d eval quality``.
+"""``flag3d assess``, ``flag3d train quality`` (+ ``quality-thresholds``), ``flag3d eval quality``.
 
 Thin: arguments are parsed here, the work is done by :mod:`flag3d.tasks.quality` and
 :mod:`flag3d.feedback`.  Heavy modules (torch, Lightning) are imported inside the commands.
@@ -6,6 +6,7 @@ Thin: arguments are parsed here, the work is done by :mod:`flag3d.tasks.quality`
 Example:
     $ flag3d assess recording.npz --activity "sumo squat"
     $ flag3d train quality --config configs/quality/uiprmd.yaml --out runs/quality-uiprmd
+    $ flag3d train quality-thresholds --checkpoint runs/quality-uiprmd/best
     $ flag3d eval quality --checkpoint runs/quality-uiprmd/best
 """
 
@@ -96,6 +97,29 @@ def train_quality(
     typer.echo(f"best checkpoint: {best}")
 
 
+def tune_quality_thresholds(
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint folder from 'flag3d train quality'."),
+    sets: List[str] = typer.Option([], "--set", help="Override a data setting: key=value (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only print the thresholds; do not store them."),
+) -> None:
+    """Choose per-standard decision thresholds on the checkpoint's VALIDATION people and store them.
+
+    Per standard, the threshold (0.05-0.95) with the best fault F1 on the validation
+    repetitions goes into the checkpoint's config.json ("thresholds"); assess, analyze and
+    eval then use it.  The test people are not used.
+
+    Example: flag3d train quality-thresholds --checkpoint runs/quality-synthetic/best
+    """
+    from flag3d.tasks.quality_threshold import tune_thresholds
+
+    sel = tune_thresholds(checkpoint, overrides=sets, write=not dry_run)
+    typer.echo(f"validation {sel['validation_people']}: {sel['repetitions']} repetitions, "
+               f"faults per standard {sel['faults']}")
+    for j, (t, f, h) in enumerate(zip(sel["thresholds"], sel["f1_at_thresholds"], sel["f1_at_0.5"])):
+        typer.echo(f"  standard {j}: threshold {t:.2f}  fault F1 {f:.4f} (at 0.5: {h:.4f})")
+    typer.echo("not stored (--dry-run)" if dry_run else f"stored in {checkpoint / 'config.json'}")
+
+
 def eval_quality(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint folder from 'flag3d train quality'."),
     data: Optional[str] = typer.Option(None, "--data", help="uiprmd or synthetic (default: what it was trained on)."),
@@ -137,7 +161,8 @@ def eval_quality(
 
 
 def register(app: typer.Typer, train_app: typer.Typer, eval_app: typer.Typer) -> None:
-    """Add ``assess``, ``train quality`` and ``eval quality`` to the CLI."""
+    """Add ``assess``, ``train quality``, ``train quality-thresholds`` and ``eval quality``."""
     app.command("assess")(assess_file)
     train_app.command("quality")(train_quality)
+    train_app.command("quality-thresholds")(tune_quality_thresholds)
     eval_app.command("quality")(eval_quality)

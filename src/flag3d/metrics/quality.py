@@ -15,6 +15,10 @@
 * :func:`binary_metrics` / :func:`per_standard_metrics` - accuracy, precision, recall and
   F1 of the key scores.  The *positive* class is the **fault** (``y = 0``, the standard is
   violated), the class a user needs found; ``f1_meets`` and ``macro_f1`` are given too.
+  A threshold is one probability for every standard or one per standard
+  (:func:`standard_thresholds`).
+* :func:`choose_thresholds` - per standard, the decision threshold with the best fault F1
+  on labelled (validation) repetitions.
 
 Example:
     >>> import numpy as np
@@ -30,12 +34,14 @@ Example:
     >>> m = binary_metrics([1, 1, 0, 0], [1, 0, 0, 0])
     >>> m["accuracy"], round(m["f1"], 3)
     (0.75, 0.8)
+    >>> standard_thresholds([0.4, 0.5, 0.6]).tolist(), standard_thresholds(0.5).tolist()
+    ([0.4, 0.5, 0.6], [0.5, 0.5, 0.5])
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Hashable, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -162,15 +168,60 @@ def binary_metrics(y_true: Iterable[int], y_pred: Iterable[int]) -> Dict[str, fl
     }
 
 
-def per_standard_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5,
+def standard_thresholds(threshold: Union[float, Sequence[float]], k: int = 3) -> np.ndarray:
+    """``(k,)`` decision thresholds from one threshold or ``k`` per-standard ones."""
+    t = np.asarray(threshold, dtype=np.float64).reshape(-1)
+    if t.size == 1:
+        t = np.repeat(t, k)
+    if t.size != k or not np.isfinite(t).all() or (t < 0).any() or (t > 1).any():
+        raise Flag3dError(f"thresholds must be one or {k} probabilities in [0, 1], got "
+                          f"{np.asarray(threshold).tolist()}")
+    return t
+
+
+#: Candidate thresholds of :func:`choose_thresholds`.
+THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def choose_thresholds(y_true: np.ndarray, prob: np.ndarray,
+                      grid: Sequence[float] = THRESHOLD_GRID) -> Tuple[List[float], List[float]]:
+    """Per column of ``(n, k)`` labels / probabilities, the grid threshold with the best fault F1.
+
+    Ties go to the threshold closest to 0.5; a column without a labelled fault keeps 0.5.
+    Returns ``(thresholds, fault F1 at them)``.  Choose on validation data, never on test.
+    """
+    t = np.asarray(y_true)
+    p = np.asarray(prob, dtype=np.float64)
+    if t.ndim != 2 or t.shape != p.shape:
+        raise Flag3dError(f"choose_thresholds needs (n, k) labels and probabilities, got {t.shape}, {p.shape}")
+    thr: List[float] = []
+    f1s: List[float] = []
+    for j in range(t.shape[1]):
+        known = t[:, j] >= 0
+        yt, pj = t[known, j], p[known, j]
+        if not (yt == 0).any():
+            thr.append(0.5)
+            f1s.append(float("nan"))
+            continue
+        scored = [(binary_metrics(yt, (pj >= g).astype(int))["f1"], -abs(g - 0.5), float(g))
+                  for g in grid]
+        best = max(scored, key=lambda s: (np.nan_to_num(s[0], nan=-1.0), s[1]))
+        thr.append(best[2])
+        f1s.append(float(best[0]))
+    return thr, f1s
+
+
+def per_standard_metrics(y_true: np.ndarray, prob: np.ndarray,
+                         threshold: Union[float, Sequence[float]] = 0.5,
                          names: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, float]]:
     """:func:`binary_metrics` for each column of ``(n, n_standards)`` labels and probabilities
-    (predicted ``1`` = meets when ``prob >= threshold``) plus ``"all"`` pooled."""
+    (predicted ``1`` = meets when ``prob >= threshold``, one threshold or one per column)
+    plus ``"all"`` pooled."""
     t = np.asarray(y_true)
     p = np.asarray(prob, dtype=np.float64)
     if t.ndim != 2 or t.shape != p.shape:
         raise Flag3dError(f"per_standard_metrics needs (n, k) labels and probabilities, got {t.shape}, {p.shape}")
-    hard = (p >= threshold).astype(int)
+    hard = (p >= standard_thresholds(threshold, t.shape[1])).astype(int)
     cols: List[str] = list(names) if names is not None else [f"standard{j}" for j in range(t.shape[1])]
     out = {c: binary_metrics(t[:, j], hard[:, j]) for j, c in enumerate(cols)}
     out["all"] = binary_metrics(t.ravel(), hard.ravel())

@@ -3,7 +3,8 @@
 * :func:`train` - train the scorer G (Eq. 14) on single ground-truth repetitions from a
   config (``configs/quality/*.yaml``) with the shared Lightning plumbing; exports
   ``<out>/best/`` (weights, config, info and ``texts.safetensors``, the standards'
-  embeddings).
+  embeddings); with ``tune_thresholds`` it then picks per-standard decision thresholds on
+  the validation people (:mod:`flag3d.tasks.quality_threshold`).
 * :func:`evaluate` - on the held-out people of the config's data:
 
   - ``uiprmd``: per movement, repetition accuracy (correct vs incorrect) on s08-s10, and the
@@ -31,7 +32,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence as Seq, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence as Seq, Union
 
 import numpy as np
 
@@ -156,6 +157,10 @@ def train(config: Union[QualityConfig, PathLike, None] = None, opts: Any = None,
     if isinstance(opts.limit_train_batches, int):
         steps = min(steps, opts.limit_train_batches * cfg.epochs)
     model = scorer_from_config(config_to_dict(cfg))
+    if cfg.init_weights:
+        from flag3d.models.checkpoint import load_weights
+
+        load_weights(model, cfg.init_weights)
     module = QualityModule(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
                            fault_weight=cfg.fault_weight, threshold=cfg.threshold,
                            total_steps=steps)
@@ -164,18 +169,33 @@ def train(config: Union[QualityConfig, PathLike, None] = None, opts: Any = None,
     info = {"task": "quality", "data": cfg.data, "split": d.get("split"),
             "train_repetitions": len(train_clips), "val_repetitions": len(val_clips),
             "text_encoder": cfg.text_encoder}
-    return fit_and_export(opts, cfg, info, module, loader, val_loader, seed=cfg.seed, texts=texts)
+    if cfg.init_weights:
+        info["init_weights"] = str(cfg.init_weights)
+    best = fit_and_export(opts, cfg, info, module, loader, val_loader, seed=cfg.seed, texts=texts)
+    labelled = [c for c in val_clips if (c.keys >= 0).all()]
+    if cfg.tune_thresholds and any((c.keys == 0).any() for c in labelled):
+        from flag3d.tasks.quality_threshold import tune_thresholds
+
+        tune_thresholds(best, clips=labelled)
+    return best
 
 
 # -------------------------------------------------------------------------- evaluate
-def evaluate_clips(prob: np.ndarray, clips: Seq[Clip], threshold: float = 0.5) -> Dict[str, Any]:
-    """Repetition accuracy per activity, per-standard metrics, m01-style score Spearman."""
-    from flag3d.metrics.quality import binary_metrics, per_standard_metrics, spearman
+def evaluate_clips(prob: np.ndarray, clips: Seq[Clip],
+                   threshold: Union[float, Seq[float]] = 0.5) -> Dict[str, Any]:
+    """Repetition accuracy per activity, per-standard metrics, m01-style score Spearman.
+
+    ``threshold``: one decision threshold, or one per standard.
+    """
+    from flag3d.metrics.quality import (
+        binary_metrics, per_standard_metrics, spearman, standard_thresholds,
+    )
 
     keys = np.stack([c.keys for c in clips])
     correct = np.array([c.correct for c in clips])
     acts = [c.activity for c in clips]
-    ok = (prob >= threshold).all(axis=1).astype(int)
+    thr = standard_thresholds(threshold, prob.shape[1])
+    ok = (prob >= thr).all(axis=1).astype(int)
     per_act: Dict[str, Any] = {}
     for a in sorted(set(acts)):
         m = np.array([x == a for x in acts]) & (correct >= 0)
@@ -197,7 +217,7 @@ def evaluate_clips(prob: np.ndarray, clips: Seq[Clip], threshold: float = 0.5) -
             from flag3d.taxonomy import get_activity
 
             for j, s in enumerate(get_activity(a).standards):
-                per_key[f"{a}:{s.key}"] = binary_metrics(keys[m, j], (prob[m, j] >= threshold).astype(int))
+                per_key[f"{a}:{s.key}"] = binary_metrics(keys[m, j], (prob[m, j] >= thr[j]).astype(int))
         out["per_activity_standard"] = per_key
     scored = np.array([np.isfinite(c.score) for c in clips])
     if scored.sum() >= 3:
@@ -209,7 +229,7 @@ def evaluate_clips(prob: np.ndarray, clips: Seq[Clip], threshold: float = 0.5) -
 
 
 def evaluate_recordings(prob_fn: ProbFn, recs: Seq[Recording], frames: int = 48,
-                        threshold: float = 0.5, predicted: bool = False,
+                        threshold: Union[float, Seq[float]] = 0.5, predicted: bool = False,
                         counter_checkpoint: Optional[PathLike] = None,
                         canonical_side: Union[bool, str] = False, method: str = "auto") -> Dict[str, Any]:
     """Eq. 1 scores of recordings from ground-truth (and optionally predicted) segmentation.
@@ -217,7 +237,9 @@ def evaluate_recordings(prob_fn: ProbFn, recs: Seq[Recording], frames: int = 48,
     ``prob_fn`` maps clips to ``(n, 3)`` probabilities.  Recordings without a predicted
     repetition are *not assessable*: they are listed and left out of the correlations.
     """
-    from flag3d.metrics.quality import eq1_score, grouped_spearman, relative_l2
+    from flag3d.metrics.quality import eq1_score, grouped_spearman, relative_l2, standard_thresholds
+
+    thr = standard_thresholds(threshold)
 
     def summary(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         ok = [r for r in rows if r["score"] is not None]
@@ -239,7 +261,7 @@ def evaluate_recordings(prob_fn: ProbFn, recs: Seq[Recording], frames: int = 48,
         group = table8_group(rec.activity)
         clips = recording_clips(rec, frames, canonical_side=canonical_side)
         p = prob_fn(clips)
-        k = (p >= threshold).astype(int)
+        k = (p >= thr).astype(int)
         gt_rows.append({"id": rec.id, "group": group, "gt": rec.score, "score": eq1_score(k),
                         "score_soft": eq1_score(p)})
         if predicted:
@@ -249,7 +271,7 @@ def evaluate_recordings(prob_fn: ProbFn, recs: Seq[Recording], frames: int = 48,
             if pc:
                 pp = prob_fn(pc)
                 pred_rows.append({"id": rec.id, "group": group, "gt": rec.score,
-                                  "score": eq1_score((pp >= threshold).astype(int)),
+                                  "score": eq1_score((pp >= thr).astype(int)),
                                   "score_soft": eq1_score(pp), "count": len(pc),
                                   "gt_count": len(rec.repetitions)})
             else:

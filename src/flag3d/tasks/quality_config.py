@@ -40,7 +40,13 @@ class QualityConfig:
     ``fault_weight`` (weight of the fault class in the per-standard loss), ``aug_yaw``
     (degrees), ``aug_scale``, ``aug_noise``, ``aug_time`` (fraction of frames a crop may
     drop at each end), ``threshold`` (probability at which a standard counts as met),
-    ``seed``, ``threads``.
+    ``seed``, ``threads``; ``init_weights`` (a checkpoint folder of the same architecture
+    whose weights start the run: fine-tuning / continued training, recorded in ``info.json``).
+
+    Decision thresholds: ``threshold`` (one for all standards) or ``thresholds`` (one per
+    standard index 0, 1, 2; chosen on the validation people after training when
+    ``tune_thresholds`` is true, or later by ``flag3d train quality-thresholds``, see
+    :mod:`flag3d.tasks.quality_threshold`); the scorer uses ``thresholds`` when present.
     """
 
     # model
@@ -87,6 +93,9 @@ class QualityConfig:
     aug_noise: float = 0.01
     aug_time: float = 0.05
     threshold: float = 0.5
+    thresholds: Optional[List[float]] = None
+    tune_thresholds: bool = False
+    init_weights: Optional[str] = None
     seed: int = 0
     threads: int = 1
 

@@ -10,7 +10,9 @@
 2. **Key scores** - each repetition is normalised (:mod:`flag3d.tasks.quality_clips`) and
    scored by G against the activity's three standards: ``probabilities[i, j]`` is the
    probability that repetition ``i`` meets standard ``j``; ``keys = probabilities >=
-   threshold``.
+   threshold``.  The threshold is the checkpoint's: its per-standard ``thresholds`` (chosen
+   on the validation people, :mod:`flag3d.tasks.quality_threshold`) when its config has
+   them, else its ``threshold`` (default 0.5).
 3. **Score** - Eq. 1 on the 0/1 keys (``score``) and on the probabilities (``score_soft``).
 
 A recording without any repetition (too short, no motion, nothing counted) is **not
@@ -38,7 +40,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Sequence as Seq, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence as Seq, Tuple, Union
 
 import numpy as np
 
@@ -59,6 +61,7 @@ class QualityResult:
         repetitions: ``(n, 2)`` ``[start, end)`` input frames of the assessed repetitions.
         probabilities: ``(n, 3)`` probability that repetition i meets standard j.
         keys: ``(n, 3)`` 0/1 key scores (``probabilities >= threshold``).
+        threshold: the decision threshold, one for all standards or a list of three.
         score: Eq. 1 on ``keys`` (``None`` when not assessable); score_soft: on the
             probabilities.
         assessable: False when there is no repetition; reason: why.
@@ -79,7 +82,7 @@ class QualityResult:
     segmentation: str
     checkpoint: str
     fps: float = 30.0
-    threshold: float = 0.5
+    threshold: Union[float, List[float]] = 0.5
     text_points: Optional[np.ndarray] = field(default=None, repr=False)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -100,33 +103,65 @@ class QualityResult:
         }
 
 
+def checkpoint_threshold(config: Dict[str, Any]) -> Union[float, List[float]]:
+    """A checkpoint config's decision threshold: its ``thresholds`` (three floats) when set,
+    else its ``threshold`` (default 0.5)."""
+    per = config.get("thresholds")
+    if per is not None:
+        from flag3d.metrics.quality import standard_thresholds
+
+        return [float(v) for v in standard_thresholds(per)]
+    return float(config.get("threshold", 0.5))
+
+
 def shipped_weights(source: str = "flag3d") -> Path:
     """Folder of the shipped scorer for ``source`` (``uiprmd`` or ``flag3d``)."""
     return Path(__file__).resolve().parent.parent / "weights" / SHIPPED[source]
 
 
 class Scorer:
-    """A loaded G checkpoint: ``probabilities(clips)`` and the standard-text table."""
+    """A loaded G checkpoint: ``probabilities(clips)`` and the standard-text table.
 
-    def __init__(self, folder: PathLike) -> None:
-        import torch
+    ``engine="numpy"`` (default) runs G with :mod:`flag3d.models.quality_numpy` and never
+    imports torch (``flag3d analyze`` stays fast to start); ``engine="torch"`` runs the torch
+    model (``self.model``).  Both give the same probabilities to 1e-4.
+    """
 
-        from flag3d.models.checkpoint import load_checkpoint
-        from flag3d.models.quality import scorer_from_config
-
+    def __init__(self, folder: PathLike, engine: str = "numpy") -> None:
+        if engine not in ("numpy", "torch"):
+            raise ValueError(f"engine must be 'numpy' or 'torch', got {engine!r}")
         root = Path(folder)
-        state, config, info = load_checkpoint(root)
-        self.folder, self.config, self.info = root, config, info
-        self.model = scorer_from_config(config)
-        try:
-            self.model.load_state_dict(state)
-        except RuntimeError as err:
-            raise FormatError(f"weights do not fit the quality scorer: "
-                              f"{str(err).splitlines()[0][:200]}", path=root) from None
-        self.model.eval()
-        self.layout = self.model.layout
+        self.folder, self.engine = root, engine
+        self.model: Any = None
+        self._np: Any = None
+        if engine == "torch":
+            from flag3d.models.checkpoint import load_checkpoint
+            from flag3d.models.quality import scorer_from_config
+
+            state, config, info = load_checkpoint(root)
+            self.model = scorer_from_config(config)
+            try:
+                self.model.load_state_dict(state)
+            except RuntimeError as err:
+                raise FormatError(f"weights do not fit the quality scorer: "
+                                  f"{str(err).splitlines()[0][:200]}", path=root) from None
+            self.model.eval()
+            self.layout = self.model.layout
+        else:
+            from flag3d.models.checkpoint import load_checkpoint_arrays
+            from flag3d.models.quality_numpy import NumpyQualityScorer
+
+            state, config, info = load_checkpoint_arrays(root)
+            try:
+                self._np = NumpyQualityScorer(state, config)
+                self._np.check()
+            except (KeyError, ValueError, FormatError) as err:
+                raise FormatError(f"weights do not fit the quality scorer: "
+                                  f"{str(err).splitlines()[0][:200]}", path=root) from None
+            self.layout = self._np.layout
+        self.config, self.info = config, info
         self.frames = int(config.get("frames", 48))
-        self.threshold = float(config.get("threshold", 0.5))
+        self.threshold = checkpoint_threshold(config)
         self.canonical_side: Union[bool, str] = config.get("canonical_side", False)
         self.texts: Dict[str, np.ndarray] = {}
         p = root / TEXTS_FILE
@@ -134,7 +169,13 @@ class Scorer:
             from safetensors.numpy import load_file
 
             self.texts = {k: v.astype(np.float32) for k, v in load_file(str(p)).items()}
-        self._torch = torch
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """``(3,)`` per-standard decision thresholds."""
+        from flag3d.metrics.quality import standard_thresholds
+
+        return standard_thresholds(self.threshold)
 
     def text_for(self, activity: str) -> np.ndarray:
         """``(3, D)`` embeddings of the activity's standards (table, else the text encoder)."""
@@ -146,53 +187,72 @@ class Scorer:
             self.texts.update(standard_texts([activity], enc))
         return np.stack([self.texts[k] for k in keys])
 
-    def _batches(self, clips: Seq[Any], batch: int) -> Iterator[Tuple[Any, Any, Any, int]]:
-        """``(x, text, duration, n)`` tensors for consecutive batches of ``clips``."""
+    def _batches(self, clips: Seq[Any], batch: int
+                 ) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+        """``(x, text, duration, n)`` arrays for consecutive batches of ``clips``."""
         from flag3d.tasks.quality_clips import clip_features
 
-        torch = self._torch
         for s in range(0, len(clips), batch):
             part = clips[s:s + batch]
-            x = torch.from_numpy(np.stack([clip_features(c.pos, self.layout) for c in part]))
-            text = torch.from_numpy(np.stack([self.text_for(c.activity) for c in part]))
-            dur = torch.tensor([c.duration for c in part], dtype=torch.float32)
+            x = np.stack([clip_features(c.pos, self.layout) for c in part]).astype(np.float32)
+            text = np.stack([self.text_for(c.activity) for c in part]).astype(np.float32)
+            dur = np.asarray([c.duration for c in part], dtype=np.float32)
             yield x, text, dur, len(part)
 
     def probabilities(self, clips: Seq[Any], batch: int = 64) -> np.ndarray:
         """``(n, 3)`` probabilities for :class:`~flag3d.tasks.quality_clips.Clip` s."""
-        from flag3d.models.quality import score_batch
+        out = []
+        if self.engine == "numpy":
+            from flag3d.models.numpy_ops import sigmoid
 
-        torch = self._torch
-        with torch.no_grad():
-            out = [torch.sigmoid(score_batch(self.model, x, text, dur)).numpy()
+            out = [sigmoid(self._np.score_batch(x, text, dur))
                    for x, text, dur, _ in self._batches(clips, batch)]
+        else:
+            import torch
+
+            from flag3d.models.quality import score_batch
+
+            with torch.no_grad():
+                out = [torch.sigmoid(score_batch(self.model, torch.from_numpy(x),
+                                                 torch.from_numpy(text),
+                                                 torch.from_numpy(dur))).numpy()
+                       for x, text, dur, _ in self._batches(clips, batch)]
         return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.float32)
 
     def features(self, clips: Seq[Any], batch: int = 64) -> np.ndarray:
         """``(n, 3 * width)``: the head's input for each clip and standard, concatenated."""
-        torch = self._torch
         out = []
-        with torch.no_grad():
-            for x, text, dur, n in self._batches(clips, batch):
-                f = self.model.features(x.repeat_interleave(3, 0), text.reshape(3 * n, -1),
-                                        dur.repeat_interleave(3, 0))
-                out.append(f.reshape(n, -1).numpy())
+        for x, text, dur, n in self._batches(clips, batch):
+            args = (np.repeat(x, 3, axis=0), text.reshape(3 * n, -1), np.repeat(dur, 3))
+            if self.engine == "numpy":
+                f = self._np.features(*args)
+            else:
+                import torch
+
+                with torch.no_grad():
+                    f = self.model.features(*(torch.from_numpy(a) for a in args)).numpy()
+            out.append(f.reshape(n, -1))
         return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
     def text_points(self, activity: str) -> np.ndarray:
         """``(3, V)`` text points of each standard, averaged over the encoder's blocks."""
-        torch = self._torch
+        text = self.text_for(activity).astype(np.float32)
+        if self.engine == "numpy":
+            return self._np.stacked_text_points(text).mean(axis=0)
+        import torch
+
         with torch.no_grad():
-            pts = self.model.text_points(torch.from_numpy(self.text_for(activity)))
+            pts = self.model.text_points(torch.from_numpy(text))
         return pts.mean(dim=0).numpy()
 
 
 @lru_cache(maxsize=8)
-def _cached_scorer(folder: str, stamp: int) -> Scorer:
-    return Scorer(folder)
+def _cached_scorer(folder: str, stamp: int, engine: str) -> Scorer:
+    return Scorer(folder, engine)
 
 
-def load_scorer(checkpoint: Optional[PathLike] = None, activity: Optional[str] = None) -> Scorer:
+def load_scorer(checkpoint: Optional[PathLike] = None, activity: Optional[str] = None,
+                engine: str = "numpy") -> Scorer:
     """A (cached) :class:`Scorer` for a checkpoint, or the shipped one for the activity."""
     if checkpoint is None:
         source = "flag3d"
@@ -207,7 +267,8 @@ def load_scorer(checkpoint: Optional[PathLike] = None, activity: Optional[str] =
     else:
         folder = Path(checkpoint)
     w = folder / "model.safetensors"
-    return _cached_scorer(str(folder.resolve()), w.stat().st_mtime_ns if w.is_file() else 0)
+    return _cached_scorer(str(folder.resolve()), w.stat().st_mtime_ns if w.is_file() else 0,
+                          engine)
 
 
 def _angle_counter(seq: Sequence) -> Tuple[np.ndarray, str, Optional[str]]:
@@ -263,7 +324,7 @@ def _prepare(seq: Sequence, layout: str) -> Sequence:
 def assess(seq: Sequence, repetitions: Optional[Seq[Seq[int]]] = None,
            activity: Optional[str] = None, checkpoint: Optional[PathLike] = None,
            counter_checkpoint: Optional[PathLike] = None,
-           threshold: Optional[float] = None) -> QualityResult:
+           threshold: Union[float, Seq[float], None] = None) -> QualityResult:
     """Assess every repetition of a recording against its activity's three standards.
 
     Args:
@@ -273,9 +334,10 @@ def assess(seq: Sequence, repetitions: Optional[Seq[Seq[int]]] = None,
         activity: taxonomy id or name (default ``seq.meta["activity"]``).
         checkpoint: scorer folder (default: the shipped one for the activity).
         counter_checkpoint: counting checkpoint for the segmentation.
-        threshold: probability at which a standard counts as met (default: the checkpoint's).
+        threshold: probability at which a standard counts as met, one or one per standard
+            (default: the checkpoint's, see :func:`checkpoint_threshold`).
     """
-    from flag3d.metrics.quality import eq1_score
+    from flag3d.metrics.quality import eq1_score, standard_thresholds
     from flag3d.taxonomy import get_activity
     from flag3d.tasks.quality_clips import make_clip
 
@@ -284,7 +346,9 @@ def assess(seq: Sequence, repetitions: Optional[Seq[Seq[int]]] = None,
         raise TaxonomyError("assess needs the activity (pass activity=...)", path=seq.path)
     act = get_activity(str(name))
     scorer = load_scorer(checkpoint, act.id)
-    thr = scorer.threshold if threshold is None else float(threshold)
+    thr: Union[float, List[float]] = scorer.threshold if threshold is None else (
+        float(threshold) if np.ndim(threshold) == 0
+        else [float(v) for v in standard_thresholds(threshold)])
     prepared = _prepare(seq, scorer.layout)
     reason: Optional[str] = None
     if repetitions is None:
@@ -312,7 +376,7 @@ def assess(seq: Sequence, repetitions: Optional[Seq[Seq[int]]] = None,
                        id=f"rep{i}", activity=act.id, subject="",
                        canonical_side=scorer.canonical_side) for i, (a, b) in enumerate(reps)]
     prob = scorer.probabilities(clips)
-    keys = (prob >= thr).astype(int)
+    keys = (prob >= standard_thresholds(thr)).astype(int)
     return QualityResult(repetitions=reps, probabilities=prob, keys=keys,
                          score=eq1_score(keys), score_soft=eq1_score(prob), assessable=True,
                          reason=None, text_points=scorer.text_points(act.id), **base)

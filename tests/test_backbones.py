@@ -299,8 +299,24 @@ def test_ctrgc_unit_equals_the_pyskl_formula(c_in, c_out):
     _randomise_bn(unit)
     unit.eval()
     x = torch.randn(2, c_in, 6, 17)
-    with torch.no_grad():
+    with torch.no_grad():  # the in-place, copy-free aggregation
         torch.testing.assert_close(unit(x), _naive_ctrgc(unit, x), rtol=1e-4, atol=1e-5)
+    x.requires_grad_(True)  # the differentiable aggregation
+    y = unit(x)
+    torch.testing.assert_close(y, _naive_ctrgc(unit, x), rtol=1e-4, atol=1e-5)
+    y.sum().backward()
+    assert x.grad is not None and unit.A.grad is not None and float(unit.A.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("t,stride", [(1, 1), (2, 1), (7, 1), (7, 2), (8, 2), (100, 2)])
+def test_temporal_max_pool3_equals_max_pool2d(t, stride):
+    from flag3d.models.layers import temporal_max_pool3
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, t, 5)
+    want = torch.nn.functional.max_pool2d(x, (3, 1), (stride, 1), (1, 0))
+    assert torch.equal(temporal_max_pool3(x, stride), want)
+    assert torch.equal(temporal_max_pool3(to_cl(x), stride), want)
 
 
 def _naive_aagcn(unit, x: torch.Tensor) -> torch.Tensor:

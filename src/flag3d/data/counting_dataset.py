@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence as Seq, Tuple, Union
 
 import numpy as np

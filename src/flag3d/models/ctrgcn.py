@@ -10,9 +10,12 @@ at blocks 5 and 8), each followed by a multi-scale temporal convolution (kernel 
 Speed: this unit works in (N, C, T, V) order, where every (sample, channel) owns a
 contiguous ``(T, V)`` map.  ``conv1``/``conv2`` are linear, so they run after the mean over
 time (on ``(N, C, V)`` instead of the whole sequence); the K ``conv3`` run as one GEMM per
-sample with rows ordered (channel, subset); the per-channel aggregation is then K batched
-GEMMs ``(T, V) @ (V, V)`` over (sample, channel), accumulated in place, with no transposing
-copy of the features.  BatchNorm folds into ``conv3`` in eval mode.
+sample with rows ordered (channel, subset) and without their bias (it is added after the
+aggregation, through the graphs' column sums, instead of being broadcast into the GEMM
+output); without autograd the per-channel aggregation is, per sample, K batched GEMMs
+``(T, V) @ (V, V)`` over the channels accumulated in place into the output, reading the
+graphs in the order they are computed in: no copy of the features or of the graphs.
+BatchNorm folds into ``conv3`` in eval mode.
 
 Example:
     >>> import torch
@@ -94,7 +97,7 @@ class ChannelTopologyGraphConv(nn.Module):
         x = x.contiguous()  # this unit works on (N, C, T, V) rows, one (T, V) map per channel
         n, c_in, t, v = x.shape
         k, c = self.num_subsets, self.out_channels
-        m = self.graphs(x).transpose(1, 2).reshape(n * c, k, v, v)  # (N*C', K, U, V)
+        g = self.graphs(x)  # (N, K, C', V*V)
         w = self.feat_conv.weight.view(k, c, c_in)
         b = self.feat_conv.bias.view(k, c)
         shift = None
@@ -103,21 +106,50 @@ class ChannelTopologyGraphConv(nn.Module):
             w = w * scale.view(1, c, 1)
             b = b * scale
         # conv3 of all subsets as one GEMM per sample, rows ordered (c', k), so that every
-        # (sample, channel) owns K consecutive (T, V) maps
+        # (sample, channel) owns K consecutive (T, V) maps.  Its bias is constant over
+        # (T, V), so it goes through the aggregation as b[k, c'] * (column sums of the graph).
         w = w.permute(1, 0, 2).reshape(c * k, c_in)
-        y = torch.baddbmm(b.t().reshape(1, c * k, 1), w.expand(n, -1, -1),
-                          x.view(n, c_in, t * v)).view(n * c, k, t, v)
-        m = m.to(y.dtype)
-        z = torch.bmm(y[:, 0], m[:, 0])
-        for i in range(1, k):
-            z = torch.baddbmm(z, y[:, i], m[:, i])
-        z = z.view(n, c, t, v)
+        y = torch.bmm(w.expand(n, -1, -1), x.view(n, c_in, t * v)).view(n, c, k, t, v)
+        g = g.to(y.dtype).view(n, k, c, v, v)
+        if torch.is_grad_enabled():
+            z = self._aggregate_autograd(y, g)
+        else:
+            z = self._aggregate_inplace(y, g)
+        bias_map = torch.einsum("kc,nkcu->ncu", b.to(y.dtype), g.sum(3))
+        z = add_(z, bias_map.unsqueeze(2))
         if self.training:
             z = self.bn(z)
         else:
             z = add_(z, shift.to(z.dtype).view(1, c, 1, 1))
         z = add_(z, self.down(x) if self.down is not None else x)
         return relu_(z)
+
+    @staticmethod
+    def _aggregate_inplace(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """``z[n, c] = sum_k y[n, c, k] @ g[n, k, c]`` without copies (no autograd).
+
+        Per sample, K batched GEMMs over the channels write into ``z`` in place: the
+        graphs stay in the (N, K, C', V, V) order they are computed in, and ``y``'s
+        (channel, subset) rows are read through strides.
+        """
+        n, c, k, t, v = y.shape
+        z = y.new_empty(n, c, t, v)
+        for i in range(n):
+            torch.bmm(y[i, :, 0], g[i, 0], out=z[i])
+            for j in range(1, k):
+                z[i].baddbmm_(y[i, :, j], g[i, j])
+        return z
+
+    @staticmethod
+    def _aggregate_autograd(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """Same as :meth:`_aggregate_inplace`, differentiable (one transposed copy of g)."""
+        n, c, k, t, v = y.shape
+        yy = y.view(n * c, k, t, v)
+        gg = g.transpose(1, 2).reshape(n * c, k, v, v)
+        z = torch.bmm(yy[:, 0], gg[:, 0])
+        for j in range(1, k):
+            z = torch.baddbmm(z, yy[:, j], gg[:, j])
+        return z.view(n, c, t, v)
 
 
 class CTRGCNBlock(ResidualBlock):

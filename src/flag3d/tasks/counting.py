@@ -35,12 +35,12 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence as Seq, Tuple, 
 
 import numpy as np
 
-from flag3d.data.counting import WINDOW, Prepared, protocol_indices, window_features
+from flag3d.data.counting import WINDOW, protocol_indices, window_features
 from flag3d.data.counting_dataset import CountingItem
 from flag3d.errors import Flag3dError
 from flag3d.tasks.counting_config import CountingConfig
 from flag3d.tasks.counting_infer import (
-    TEXTS_FILE, Counter, CountResult, Repetition, count_sequence, load_counter, shipped_weights,
+    Counter, CountResult, Repetition, count_sequence, load_counter, shipped_weights,
 )
 
 PathLike = Union[str, "os.PathLike[str]"]

@@ -43,7 +43,7 @@ from torch import nn
 
 from flag3d.config import config_from_dict, config_to_dict
 from flag3d.data.recognition import (
-    DataSpec, RecognitionDataset, SampleSet, class_names, encode_labels, load_sets,
+    DataSpec, RecognitionDataset, SampleSet, encode_labels, load_sets,
 )
 from flag3d.errors import Flag3dError
 from flag3d.tasks.recognition import (

@@ -36,13 +36,11 @@ from flag3d.models.layers import (
     TemporalConv,
     add_,
     bn_scale_shift,
-    conv2d_cl,
     graph_tensor,
     init_conv,
     relu_,
     shared_bmm,
     stage_channels,
-    to_cl,
 )
 
 
@@ -102,11 +100,16 @@ class AdaptiveGraphConv(nn.Module):
             return self.A.unsqueeze(0)
         n, _, t, v = x.shape
         k, r = self.num_subsets, self.inter
-        e = to_cl(conv2d_cl(x, self.embed.weight, self.embed.bias))
-        e = e.permute(0, 2, 3, 1).reshape(n, t, v, 2, k, r)
-        a = e[:, :, :, 0].permute(0, 3, 1, 4, 2).reshape(n * k, t * r, v)  # (N*K, T*R, V)
-        b = e[:, :, :, 1].permute(0, 3, 1, 4, 2).reshape(n * k, t * r, v)
-        s = torch.bmm(a.transpose(1, 2), b).view(n, k, v, v)
+        # The embedding as one GEMM per sample with output rows ordered (k, a|b, r): every
+        # (sample, subset) then owns an (R*T, V) block of a and one of b, read through
+        # strides; the (R, T) order of the contraction is the same for both, so no copy.
+        c = x.shape[1]
+        w = self.embed.weight.view(2, k, r, c).transpose(0, 1).reshape(2 * k * r, c)
+        bias = self.embed.bias.view(2, k, r).transpose(0, 1).reshape(2 * k * r, 1)
+        e = torch.baddbmm(bias.to(x.dtype), w.to(x.dtype).expand(n, -1, -1),
+                          x.reshape(n, c, t * v))  # (N, K*2*R, T*V)
+        e = e.view(n * k, 2, r * t, v)
+        s = torch.bmm(e[:, 0].transpose(1, 2), e[:, 1]).view(n, k, v, v)
         s = torch.tanh(s / (t * r))
         return self.A.unsqueeze(0) + s * self.alpha
 

@@ -80,8 +80,8 @@ class Conv3dBN(nn.Module):
             y = y.permute(0, 2, 3, 1).reshape(n, y.shape[2], h, w, -1)
         if self.training:
             y = self.bn(y.permute(0, 4, 1, 2, 3)).permute(0, 2, 3, 4, 1)
-        if self.act:
-            y = torch.relu(y)
+        if self.act:  # y is this module's own fresh tensor: rectify in place
+            y = torch.relu_(y)
         return y.permute(0, 4, 1, 2, 3)
 
 
@@ -107,7 +107,7 @@ class Bottleneck3d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv3(self.conv2(self.conv1(x)))
         res = x if self.shortcut is None else self.shortcut(x)
-        return torch.relu(y + res)
+        return torch.relu_(y.add_(res))  # y is conv3's fresh output
 
 
 class PoseC3D(nn.Module):

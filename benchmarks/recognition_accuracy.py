@@ -123,12 +123,12 @@ def part_synth3d(runs: Path, reuse: bool) -> Dict[str, Any]:
             "results": {"stgcn": r}}
 
 
-def part_synth2d(runs: Path, reuse: bool) -> Dict[str, Any]:
+def part_synth2d(runs: Path, reuse: bool, streams: List[str] = list(STREAMS)) -> Dict[str, Any]:
     from flag3d.tasks.fusion import fuse_files
 
     per: Dict[str, Any] = {}
     files: Dict[str, List[Path]] = {"test": [], "cross": []}
-    for s in STREAMS:
+    for s in streams:
         name = f"synth_2d_{s}"
         print(f"[synth2d] {s}: training ...", flush=True)
         r = run_training(name, runs, reuse)
@@ -143,6 +143,8 @@ def part_synth2d(runs: Path, reuse: bool) -> Dict[str, Any]:
         files["cross"].append(Path(cross["out"]) / "scores.npz")
         print(f"[synth2d] {s}: in-domain {100 * r['top1']:.2f} %, cross-domain "
               f"{100 * cross['top1']:.2f} %", flush=True)
+    if list(streams) != list(STREAMS):  # a share of the streams (two processes in parallel)
+        return {"data": "synthetic", "streams": per, "partial": True}
     fused = {}
     for split, paths in files.items():
         f = fuse_files(paths)
@@ -221,6 +223,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument("--no-bf16", action="store_true",
                     help="Skip the bf16-autocast evaluation (emulated and ~10x slower without "
                          "avx512_bf16).")
+    ap.add_argument("--streams", default=",".join(STREAMS),
+                    help="synth2d: train/evaluate only these streams (e.g. two processes in "
+                         "parallel, then a --reuse run of all four fuses them).")
     args = ap.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     res: Dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
@@ -236,7 +241,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         elif p == "synth3d":
             res["synth3d"] = part_synth3d(args.runs, args.reuse)
         elif p == "synth2d":
-            res["synth2d"] = part_synth2d(args.runs, args.reuse)
+            streams = [x.strip() for x in args.streams.split(",") if x.strip()]
+            r = part_synth2d(args.runs, args.reuse, streams)
+            if r.get("partial"):  # kept apart from the full, fused result
+                p = "synth2d_partial_" + "+".join(streams)
+            res[p] = r
         elif p == "oneshot":
             res["oneshot"] = part_oneshot(args.runs, args.reuse)
         else:

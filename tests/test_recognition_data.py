@@ -260,3 +260,23 @@ def test_uiprmd_source_split_by_subject(tmp_path):
     assert tr.layout == "uiprmd22" and class_names([tr, te], "label")[:1] == ["m01"]
     x = Pipeline("uiprmd22", clip_len=16, num_clips=10)(te.sequence(0))
     assert x.shape == (10, 1, 16, 22, 3) and np.isfinite(x).all()
+
+
+def test_jitter_and_dropped_gaps_only_in_training():
+    seq = tiny_sequences(per=1, subjects=1, dims=2)[0]
+    kw = dict(dims=2, clip_len=16, num_clips=1, use_score=True)
+    clean = Pipeline("coco17", mode="train", **kw)(seq)
+    noisy = Pipeline("coco17", mode="train", jitter=0.05, drop_prob=0.3, **kw)(seq)
+    assert clean.shape == noisy.shape
+    assert np.all(clean[..., 2] > 0)  # tiny sequences have no missing joints
+    missing = noisy[..., 2] == 0  # score channel
+    assert 0.1 < missing.mean() < 0.5
+    assert np.all(noisy[..., :2][missing] == 0.0)
+    seen = ~missing
+    diff = noisy[..., :2][seen] - clean[..., :2][seen]
+    assert 0.02 < float(diff.std()) < 0.1  # the jitter, in normalised units
+    test_kw = dict(kw, num_clips=2)
+    assert np.array_equal(Pipeline("coco17", **test_kw)(seq),
+                          Pipeline("coco17", jitter=0.05, drop_prob=0.3, **test_kw)(seq))
+    with pytest.raises(ValueError, match="drop_prob in"):
+        Pipeline("coco17", drop_prob=1.0)

@@ -14,7 +14,10 @@ with ``use_score``, the keypoint confidence).  Steps, in order:
 2. **augment** (training only): random rotation (3D: yaw within ``rotate_deg``, pitch and
    roll within a third of it; 2D: in-plane), per-axis random scale within ``1 +- scale``,
    left-right flip with ``flip_prob`` (mirror x and swap left/right joints; off by default
-   because FLAG3D has sided activities such as "Right Leg Reverse Lunge").
+   because FLAG3D has sided activities such as "Right Leg Reverse Lunge"), and detector-like
+   corruption: Gaussian ``jitter`` (std in normalised units, i.e. torso lengths for
+   ``body``) on every visible joint-frame and ``drop_prob``, the share of joint-frames made
+   missing in gaps of 1-8 frames (confidence 0, so their stream vectors are 0).
 3. **sample** ``clip_len`` frames uniformly (:func:`flag3d.skeleton.transforms.sample_indices`):
    training takes one random clip; testing takes clip 0 at the segment centres
    (deterministic) and clips 1..K-1 with random offsets from a generator seeded by
@@ -153,10 +156,32 @@ def _rot(axis: int, a: float) -> np.ndarray:
     return r
 
 
+def drop_gaps(conf: np.ndarray, rng: np.random.Generator, drop_prob: float) -> np.ndarray:
+    """``conf`` with about ``drop_prob`` of its ``(..., T, V)`` joint-frames set to 0, in gaps
+    of 1-8 consecutive frames per joint (as a keypoint detector loses a joint for a while).
+
+    Example:
+        >>> c = drop_gaps(np.ones((1, 400, 17), np.float32), np.random.default_rng(0), 0.1)
+        >>> bool(0.05 < (c == 0).mean() < 0.15)
+        True
+    """
+    if drop_prob <= 0:
+        return conf
+    t = conf.shape[-2]
+    starts = rng.random(conf.shape) < drop_prob / 4.5  # mean gap length 4.5 frames
+    lengths = rng.integers(1, 9, size=conf.shape)
+    out = conf.copy()
+    view = out.reshape(-1, t, conf.shape[-1])
+    for b, i, j in np.argwhere(starts.reshape(view.shape)):
+        view[b, i:i + lengths.reshape(view.shape)[b, i, j], j] = 0.0
+    return out
+
+
 def augment(joints: np.ndarray, conf: np.ndarray, layout: str, rng: np.random.Generator,
-            rotate_deg: float = 0.0, scale: float = 0.0, flip_prob: float = 0.0
-            ) -> Tuple[np.ndarray, np.ndarray]:
-    """Random rotation, per-axis scale and left-right flip of normalised ``(M, T, V, C)`` joints."""
+            rotate_deg: float = 0.0, scale: float = 0.0, flip_prob: float = 0.0,
+            jitter: float = 0.0, drop_prob: float = 0.0) -> Tuple[np.ndarray, np.ndarray]:
+    """Random rotation, per-axis scale, left-right flip, jitter and dropped joint gaps of
+    normalised ``(M, T, V, C)`` joints (see the module docstring, step 2)."""
     c = joints.shape[-1]
     m = np.eye(c)
     if rotate_deg > 0:
@@ -174,6 +199,10 @@ def augment(joints: np.ndarray, conf: np.ndarray, layout: str, rng: np.random.Ge
         out = out[..., perm, :].copy()
         out[..., 0] = -out[..., 0]
         conf = conf[..., perm]
+    if jitter > 0:
+        noise = rng.normal(0.0, jitter, size=out.shape)
+        out = np.where(conf[..., None] > 0, out + noise, out)
+    conf = drop_gaps(conf, rng, drop_prob)
     return out.astype(np.float32), conf
 
 
@@ -230,7 +259,8 @@ class Pipeline:
         clip_len: frames per clip.
         num_clips: clips per sample (``K``; 1 for training, 10 for PYSKL testing).
         mode: ``"train"`` (random clip + augmentation) or ``"test"`` (deterministic).
-        stream, normalize, rotate_deg, scale, flip_prob, use_score, num_persons, seed: above.
+        stream, normalize, rotate_deg, scale, flip_prob, jitter, drop_prob, use_score,
+            num_persons, seed: above.
     """
 
     layout: str
@@ -243,6 +273,8 @@ class Pipeline:
     rotate_deg: float = 0.0
     scale: float = 0.0
     flip_prob: float = 0.0
+    jitter: float = 0.0
+    drop_prob: float = 0.0
     use_score: bool = True
     num_persons: int = 1
     seed: int = 0
@@ -257,6 +289,9 @@ class Pipeline:
                              f"{', '.join(NORMALIZE_MODES)}")
         if self.clip_len < 1 or self.num_clips < 1 or self.num_persons < 1:
             raise ValueError("clip_len, num_clips and num_persons must be >= 1")
+        if self.jitter < 0 or not 0 <= self.drop_prob < 1:
+            raise ValueError(f"jitter must be >= 0 and drop_prob in [0, 1), got "
+                             f"{self.jitter} and {self.drop_prob}")
         object.__setattr__(self, "layout", get_layout(self.layout).name)
 
     @property
@@ -281,7 +316,7 @@ class Pipeline:
         if self.mode == "train":
             rng = np.random.default_rng([self.seed, epoch, index, 2])
             x, conf = augment(x, conf, self.layout, rng, self.rotate_deg, self.scale,
-                              self.flip_prob)
+                              self.flip_prob, self.jitter, self.drop_prob)
         idx = clip_indices(x.shape[1], self.clip_len, self.num_clips, self.mode, self.seed,
                            index, epoch)
         clips = make_stream(x[:, idx], conf[:, idx], self.layout, self.stream, self.use_score)

@@ -41,7 +41,8 @@ class RecognitionConfig:
     ``layout`` (default: the data's) and ``convert`` (convert the data to it).
 
     Pipeline: ``stream``, ``clip_len``, ``num_clips`` (test), ``val_clips``, ``normalize``,
-    ``rotate_deg``, ``scale``, ``flip_prob``, ``use_score`` (2D confidence channel),
+    ``rotate_deg``, ``scale``, ``flip_prob``, ``jitter``, ``drop_prob`` (training
+    augmentation), ``use_score`` (2D confidence channel),
     ``num_persons``.
 
     Model: ``backbone`` (stgcn, aagcn, ctrgcn, msg3d, posec3d), ``backbone_args`` (passed to
@@ -75,6 +76,8 @@ class RecognitionConfig:
     rotate_deg: float = 0.0
     scale: float = 0.0
     flip_prob: float = 0.0
+    jitter: float = 0.0
+    drop_prob: float = 0.0
     use_score: bool = True
     num_persons: int = 1
     backbone: str = "stgcn"
@@ -104,7 +107,8 @@ class RecognitionConfig:
         return Pipeline(layout or self.layout or "ntu25", dims=dims, clip_len=self.clip_len,
                         num_clips=num_clips, mode=mode, stream=self.stream,
                         normalize=self.normalize, rotate_deg=self.rotate_deg, scale=self.scale,
-                        flip_prob=self.flip_prob, use_score=self.use_score,
+                        flip_prob=self.flip_prob, jitter=self.jitter, drop_prob=self.drop_prob,
+                        use_score=self.use_score,
                         num_persons=self.num_persons, seed=self.seed)
 
     def train_pipeline(self, dims: int, layout: str = "") -> Pipeline:

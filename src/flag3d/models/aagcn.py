@@ -125,7 +125,10 @@ class AdaptiveGraphConv(nn.Module):
         m_c = torch.bmm(w_t.to(m_t.dtype), m_t).view(n, c) / t  # mean over T of (1 + s_t) m_t
         s_c = torch.sigmoid(self.fc2c(torch.relu(self.fc1c(m_c))))
         w_tv = (w_t.view(n, 1, t, 1) * w_v).to(y.dtype)  # (N, 1, T, V)
-        return y * w_tv * (1.0 + s_c).view(n, c, 1, 1).to(y.dtype)
+        w_c = (1.0 + s_c).view(n, c, 1, 1).to(y.dtype)
+        if torch.is_grad_enabled():
+            return y * w_tv * w_c
+        return y.mul_(w_tv).mul_(w_c)  # y is the unit's own fresh output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c_in, t, v = x.shape

@@ -6,7 +6,8 @@ For every backbone (default: batch 16, T = 100, ``ntu25``, 60 classes, one perso
 with PyTorch's FLOP formulas for convolutions and matrix products), inference sequences/s
 in fp32 and in bf16 (CPU autocast), and the time of one training step (forward, backward,
 SGD step) — for flag3d and, side by side, for the reference implementation, with the
-ratios.  Timings are interleaved (flag3d, reference, flag3d, reference, ...) so that load
+ratios (of the medians, and "paired": the median over batches of reference time / flag3d
+time of batches run next to each other).  Timings are interleaved (flag3d, reference, flag3d, reference, ...) so that load
 from other processes hits both alike; the load average is recorded before and after.
 PoseC3D's flag3d time includes rendering the heatmap volumes from keypoints; the reference
 is timed on ready-made volumes (25 x 48 x 56 x 56), so its numbers favour the reference.
@@ -227,6 +228,11 @@ def run_backbone(name: str, args: argparse.Namespace, ref: Optional[Reference]) 
                            if o.get("infer_bf16_seq_s") and r.get("infer_fp32_seq_s") else None),
             "train_step_speedup": (r["train_step_s"] / o["train_step_s"]
                                    if r.get("train_step_s") and o.get("train_step_s") else None),
+            # batch i of ours against batch i of the reference (run next to each other):
+            # the median of these ratios cancels load that drifts between rounds
+            "infer_fp32_paired_median": (
+                statistics.median(rt / ot for ot, rt in zip(t["ours_fp32"], t["ref_fp32"]))
+                if t["ours_fp32"] and len(t["ours_fp32"]) == len(t["ref_fp32"]) else None),
         }
     return row
 
@@ -237,7 +243,7 @@ def _fmt(x: Any, spec: str = ".1f") -> str:
 
 def print_table(rows: List[Dict[str, Any]]) -> None:
     head = (f"{'backbone':<9} {'params':>9} {'ref params':>10} {'GFLOPs':>7} {'ref GF':>7} "
-            f"{'fp32 seq/s':>10} {'ref seq/s':>9} {'x ref':>6} {'bf16 seq/s':>10} {'x ref':>6} "
+            f"{'fp32 seq/s':>10} {'ref seq/s':>9} {'x ref':>6} {'paired':>6} {'bf16 seq/s':>10} {'x ref':>6} "
             f"{'train s':>8} {'ref train':>9} {'x ref':>6}")
     print(head)
     print("-" * len(head))
@@ -246,7 +252,8 @@ def print_table(rows: List[Dict[str, Any]]) -> None:
         print(f"{r['backbone']:<9} {o['params']:>9,} {_fmt(ref.get('params'), ','):>10} "
               f"{o['gflops']:>7.2f} {_fmt(ref.get('gflops'), '.2f'):>7} "
               f"{_fmt(o.get('infer_fp32_seq_s')):>10} {_fmt(ref.get('infer_fp32_seq_s')):>9} "
-              f"{_fmt(ra.get('infer_fp32'), '.2f'):>6} {_fmt(o.get('infer_bf16_seq_s')):>10} "
+              f"{_fmt(ra.get('infer_fp32'), '.2f'):>6} "
+              f"{_fmt(ra.get('infer_fp32_paired_median'), '.2f'):>6} {_fmt(o.get('infer_bf16_seq_s')):>10} "
               f"{_fmt(ra.get('infer_bf16'), '.2f'):>6} {_fmt(o.get('train_step_s'), '.2f'):>8} "
               f"{_fmt(ref.get('train_step_s'), '.2f'):>9} "
               f"{_fmt(ra.get('train_step_speedup'), '.2f'):>6}")

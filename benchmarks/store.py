@@ -397,7 +397,7 @@ def print_table(res: Dict[str, Any]) -> None:
     for key, label in (("iterate_cold_cache", "cold"), ("iterate_warm_cache", "warm")):
         it = p1[key]
         t.add_row(f"iteration, {label} cache (sequences/s)", f"{it['per_s']:,.0f}")
-        t.add_row(f"  peak RSS / increase (MB)", f"{it['rss_peak_mb']:,.0f} / {it['rss_increase_mb']:,.0f}")
+        t.add_row("  peak RSS / increase (MB)", f"{it['rss_peak_mb']:,.0f} / {it['rss_increase_mb']:,.0f}")
     mm = p1["iterate_memmap_for_comparison"]
     t.add_row("np.memmap iteration, for comparison: RSS increase (MB)", f"{mm['rss_increase_mb']:,.0f}")
     t.add_row("validate (s)", f"{p1['validate']['seconds']:.1f}")

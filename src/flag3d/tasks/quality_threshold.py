@@ -35,7 +35,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence as Seq, Union
 import numpy as np
 
 from flag3d.errors import Flag3dError, FormatError
-from flag3d.metrics.quality import THRESHOLD_GRID, binary_metrics, choose_thresholds
+from flag3d.metrics.quality import (
+    THRESHOLD_GRID, binary_metrics, choose_thresholds, standard_thresholds,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -58,8 +60,6 @@ def _update_json(path: Path, values: Dict[str, Any]) -> None:
 def write_thresholds(folder: PathLike, thresholds: Seq[float],
                      selection: Optional[Dict[str, Any]] = None) -> None:
     """Store per-standard ``thresholds`` in ``folder/config.json`` (and ``selection`` in ``info.json``)."""
-    from flag3d.metrics.quality import standard_thresholds
-
     root = Path(folder)
     thr = [round(float(v), 4) for v in standard_thresholds(list(thresholds))]
     _update_json(root / "config.json", {"thresholds": thr})

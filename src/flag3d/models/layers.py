@@ -6,7 +6,9 @@ i.e. stored as ``(N, T, V, C)``.  That order makes the three costly steps fast:
 * a 1x1 convolution is one GEMM over the channel axis of the ``(N*T*V, C)`` view
   (:func:`conv2d_cl`; PyTorch's own choice for small batches is a copying im2col path, and
   its NCHW 1x1 path measured several times slower here); temporal ``(k, 1)`` convolutions
-  run on oneDNN's NHWC kernels;
+  run on oneDNN's NHWC kernels, or at inference, where it is estimated to need under 40 %
+  of the FLOPs (128-256 channels), through a real DFT over time
+  (:mod:`flag3d.models.temporal_dft`);
 * the graph step needs no copy: the conv output viewed as ``(N*T, V*K, C)`` is multiplied by
   one ``(V, V*K)`` matrix that holds all K adjacency subsets, in a single batched GEMM
   (``bmm`` on an expanded matrix: ``torch.matmul`` folds the batch into a transposed copy);
@@ -42,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from flag3d.models.temporal_dft import can_use_dft, dft_temporal_conv, prefer_dft
 from flag3d.skeleton.graph import build_graph
 
 CL = torch.channels_last
@@ -82,6 +85,12 @@ def conv2d_cl(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor
             return out.view(n, -1, t, v)
         out = F.linear(x.permute(0, 2, 3, 1), w2, bias)
         return out.permute(0, 3, 1, 2)
+    if (weight.shape[-1] == 1 and stride[1] == 1 and padding[1] == 0
+            and can_use_dft(x, weight)
+            and prefer_dft(x.shape[2], weight.shape[2], weight.shape[1], weight.shape[0],
+                           stride=stride[0], padding=padding[0], dilation=dilation[0])):
+        return dft_temporal_conv(x, weight, bias, padding=padding[0], dilation=dilation[0],
+                                 stride=stride[0])
     return F.conv2d(x, weight, bias, stride, padding, dilation)
 
 

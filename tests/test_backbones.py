@@ -296,6 +296,8 @@ def test_ctrgc_unit_equals_the_pyskl_formula(c_in, c_out):
     torch.manual_seed(0)
     unit = ChannelTopologyGraphConv(c_in, c_out, graph_tensor("coco17", "spatial"))
     unit.alpha.data.fill_(0.7)
+    unit.feat_conv.bias.data.normal_()  # non-zero conv3 and conv4 biases: both go through
+    unit.rel_bias.data.normal_()  # the aggregation as column sums of the graphs
     _randomise_bn(unit)
     unit.eval()
     x = torch.randn(2, c_in, 6, 17)

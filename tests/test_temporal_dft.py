@@ -50,6 +50,21 @@ def test_nchw_input_gives_the_same_result():
     assert torch.allclose(dft_temporal_conv(x, w, b, padding=4), want, atol=1e-4)
 
 
+def test_cached_matrices_serve_every_mode():
+    from flag3d.models import temporal_dft
+
+    temporal_dft._dft_matrices.cache_clear()
+    x = _cl(torch.randn(1, 4, 13, 3))
+    w, b = torch.randn(4, 4, 9, 1), torch.randn(4)
+    with torch.inference_mode():  # first use inside inference mode fills the cache
+        first = dft_temporal_conv(x, w, b, padding=4)
+    forward, inverse = temporal_dft._dft_matrices(13, 17, 1)
+    assert not forward.is_inference() and not inverse.is_inference()
+    with torch.no_grad():  # and the cached matrices still serve outside it
+        again = dft_temporal_conv(x, w, b, padding=4)
+    assert torch.equal(first, again)
+
+
 def test_bad_arguments_are_named():
     x = _cl(torch.randn(1, 8, 20, 5))
     with pytest.raises(ValueError, match="'same' padding"):

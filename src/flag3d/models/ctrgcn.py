@@ -29,7 +29,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -92,13 +92,17 @@ class ChannelTopologyGraphConv(nn.Module):
         rel = torch.tanh(q[:, 0].unsqueeze(-1) - q[:, 1].unsqueeze(-2))  # (N, K, R, U, V)
         return rel.reshape(n, k, r, v * v)
 
+    def _graph_terms(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(alpha * conv4 weight (K, C', R), alpha * conv4 bias + A (K, C', V*V))``: the graphs
+        are ``weight @ relations + constant``, with alpha folded into the small tensors."""
+        k, v = self.num_subsets, self.num_joints
+        const = (self.rel_bias * self.alpha).unsqueeze(-1) + self.A.reshape(k, 1, v * v)
+        return self.rel_weight * self.alpha, const
+
     def graphs(self, x: torch.Tensor) -> torch.Tensor:
         """Per-sample, per-channel adjacency ``(N, K, C', V*V)``, entry ``u*V + v``."""
-        k, v = self.num_subsets, self.num_joints
-        rel = self._relations(x)
-        # alpha * (conv4(rel)) + A, with alpha folded into the small weight and bias
-        m = torch.matmul(self.rel_weight * self.alpha, rel)
-        const = (self.rel_bias * self.alpha).unsqueeze(-1) + self.A.reshape(k, 1, v * v)
+        w4, const = self._graph_terms()
+        m = torch.matmul(w4, self._relations(x))
         return add_(m, const.to(m.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -138,9 +142,7 @@ class ChannelTopologyGraphConv(nn.Module):
         n, c_in, t, v = x.shape
         k, c = self.num_subsets, self.out_channels
         q = self._relations(x)  # (N, K, R, V*V)
-        w4 = (self.rel_weight * self.alpha).to(x.dtype)  # (K, C', R)
-        const = ((self.rel_bias * self.alpha).unsqueeze(-1)
-                 + self.A.reshape(k, 1, v * v)).to(x.dtype)  # (K, C', V*V)
+        w4, const = (term.to(x.dtype) for term in self._graph_terms())
         bk = b.t().unsqueeze(-1)  # (C', K, 1)
         z: Optional[torch.Tensor] = None
         xs = x.view(n, c_in, t * v)
@@ -172,7 +174,7 @@ class ChannelTopologyGraphConv(nn.Module):
 
     @staticmethod
     def _aggregate_autograd(y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        """``z[n, c] = sum_k y[n, c, k] @ g[n, k, c]``, differentiable (one transposed copy of g)."""
+        """``z[n, c] = sum_k y[n, c, k] @ g[n, k, c]``, differentiable (one copy of g)."""
         n, c, k, t, v = y.shape
         yy = y.view(n * c, k, t, v)
         gg = g.transpose(1, 2).reshape(n * c, k, v, v)

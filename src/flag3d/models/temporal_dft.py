@@ -100,8 +100,16 @@ def _dft_matrices(t: int, length: int, stride: int = 1) -> Tuple[torch.Tensor, t
     """``(forward (2F, T), inverse (T_out, 2F))`` real DFT matrices, rows/columns ordered
     (re|im, f); the inverse has the rows of the kept outputs ``0, stride, 2*stride, ...``.
 
-    Built in float64 and rounded once; treat them as read-only (they are cached).
+    Built in float64 and rounded once; treat them as read-only (they are cached).  Made as
+    normal tensors even when first asked for inside ``torch.inference_mode``, so the cached
+    copies serve every later mode.
     """
+    with torch.inference_mode(False):
+        return _build_dft_matrices(t, length, stride)
+
+
+def _build_dft_matrices(t: int, length: int, stride: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The matrices of :func:`_dft_matrices`, uncached."""
     nf = length // 2 + 1
     f = torch.arange(nf, dtype=torch.float64)
     u = torch.arange(t, dtype=torch.float64)
